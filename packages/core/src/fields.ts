@@ -1,0 +1,123 @@
+/**
+ * How a session maps onto one Redis hash: one field per top-level key, values as JSON, the cookie
+ * in its compact form (cookie.ts), and metadata in fields that no application key can take.
+ */
+import { decodeCookie, encodeCookie } from './cookie';
+import { LiveSessionError } from './errors';
+
+/** Metadata fields are `$` followed by anything but `$`; an application key starting with `$` gets one more. */
+export const VERSION_FIELD = '$v';
+export const CREATED_FIELD = '$c';
+export const COOKIE_FIELD = 'cookie';
+
+export function fieldOf(key: string): string {
+  return key.startsWith('$') ? `$${key}` : key;
+}
+
+/** The application key stored in a field, or undefined for a metadata field. */
+export function keyOf(field: string): string | undefined {
+  if (!field.startsWith('$')) return field;
+  return field.startsWith('$$') ? field.slice(1) : undefined;
+}
+
+/** A session's data as JSON-ready values: what reaches `set` and what `get` returns. */
+export type SessionRecord = Record<string, unknown>;
+
+/** A session as read from Redis. */
+export interface LoadedSession {
+  /** The session, with `cookie` decoded; keys such as `__proto__` are plain own properties. */
+  data: SessionRecord;
+  /** The stored field values, exactly as read: what a request compares against when it saves. */
+  fields: Map<string, string>;
+  /** Grows by one with every published change. */
+  version: number;
+  /** Creation time, ms since the epoch. */
+  createdAt: number;
+  /** When Redis will drop the session, ms since the epoch; null when it has no TTL. */
+  expiresAt: number | null;
+}
+
+/** Decodes HGETALL's flat [field, value, ...] reply. Throws ERR_LIVE_SESSION_CORRUPT naming the field. */
+export function decodeSession(sid: string, flat: string[], pttl: number, now = Date.now()): LoadedSession {
+  const expiresAt = pttl >= 0 ? now + pttl : null;
+  const data: SessionRecord = {};
+  const fields = new Map<string, string>();
+  let version = 0;
+  let createdAt = 0;
+  for (let i = 0; i < flat.length; i += 2) {
+    const field = flat[i];
+    const stored = flat[i + 1];
+    const key = keyOf(field);
+    if (key === undefined) {
+      if (field === VERSION_FIELD) version = Number(stored);
+      else if (field === CREATED_FIELD) createdAt = Number(stored);
+      continue;
+    }
+    fields.set(field, stored);
+    let value: unknown;
+    try {
+      value = field === COOKIE_FIELD ? decodeCookie(stored, expiresAt) : JSON.parse(stored);
+    } catch (cause) {
+      throw new LiveSessionError(
+        'ERR_LIVE_SESSION_CORRUPT',
+        `session "${sid}": hash field "${field}" (key "${key}") does not hold valid JSON: ${(cause as Error).message}`,
+        { cause },
+      );
+    }
+    // defineProperty, not assignment: a key named "__proto__" must stay data, never a prototype.
+    Object.defineProperty(data, key, { value, enumerable: true, writable: true, configurable: true });
+  }
+  return { data, fields, version, createdAt, expiresAt };
+}
+
+/**
+ * Encodes every top-level key of a session to its field and stored string. Keys whose value JSON
+ * leaves out (undefined, functions, symbols) are absent, as after a JSON round trip.
+ * Throws ERR_LIVE_SESSION_UNSERIALIZABLE, naming the key, before anything is sent.
+ */
+export function encodeSession(sid: string, session: object): Map<string, string> {
+  const fields = new Map<string, string>();
+  for (const key of Object.keys(session)) {
+    const value = (session as SessionRecord)[key];
+    const stored = key === COOKIE_FIELD ? encodeCookieSafely(sid, value) : encodeValue(sid, key, value);
+    if (stored !== undefined) fields.set(fieldOf(key), stored);
+  }
+  return fields;
+}
+
+/** JSON for one value; undefined when JSON would leave the key out. */
+export function encodeValue(sid: string, key: string, value: unknown): string | undefined {
+  try {
+    return JSON.stringify(value) as string | undefined;
+  } catch (cause) {
+    throw new LiveSessionError(
+      'ERR_LIVE_SESSION_UNSERIALIZABLE',
+      `session "${sid}": the value of key "${key}" cannot be stored as JSON (${(cause as Error).message}); nothing was written`,
+      { cause },
+    );
+  }
+}
+
+function encodeCookieSafely(sid: string, cookie: unknown): string | undefined {
+  if (cookie === undefined) return undefined;
+  try {
+    return encodeCookie(cookie);
+  } catch (cause) {
+    throw new LiveSessionError(
+      'ERR_LIVE_SESSION_UNSERIALIZABLE',
+      `session "${sid}": its cookie cannot be stored as JSON (${(cause as Error).message}); nothing was written`,
+      { cause },
+    );
+  }
+}
+
+/** A stored string is the same value as a fresh encoding, even if another writer formatted it otherwise. */
+export function sameStoredValue(stored: string | undefined, encoded: string): boolean {
+  if (stored === undefined) return false;
+  if (stored === encoded) return true;
+  try {
+    return JSON.stringify(JSON.parse(stored)) === encoded;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,5 @@
+export { LiveSessionStore, type SessionState } from './store';
+export type { LiveSessionStoreOptions } from './options';
+export { LiveSessionError, type LiveSessionErrorCode } from './errors';
+export { parseMessage, MESSAGE_FORMAT, type SessionMessage, type ChangeMessage, type DestroyMessage } from './message';
+export type { RedisClient } from './scripts';

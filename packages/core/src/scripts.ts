@@ -1,0 +1,34 @@
+/** The Lua scripts (lua/*.lua), registered on the client with ioredis `defineCommand` (sent as EVALSHA). */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Cluster, Redis } from 'ioredis';
+
+export type RedisClient = Redis | Cluster;
+
+/** lua/ sits beside both src/ (tests) and dist/ (the published package). */
+function lua(name: string): string {
+  return readFileSync(join(__dirname, '..', 'lua', `${name}.lua`), 'utf8');
+}
+
+const expiry = lua('expiry');
+const SCRIPTS = {
+  liveSessionGet: expiry + lua('get'),
+  liveSessionWrite: expiry + lua('write'),
+  liveSessionDestroy: lua('destroy'),
+} as const;
+
+type Reply = unknown;
+
+/** The commands `defineCommand` adds, each taking the session key and then its ARGV. */
+export interface ScriptCommands {
+  liveSessionGet(key: string, lifetime: number): Promise<Reply>;
+  liveSessionWrite(key: string, ...args: (string | number)[]): Promise<Reply>;
+  liveSessionDestroy(key: string, publish: string): Promise<Reply>;
+}
+
+export function defineScripts(client: RedisClient): ScriptCommands {
+  for (const [name, source] of Object.entries(SCRIPTS)) {
+    client.defineCommand(name, { numberOfKeys: 1, lua: source });
+  }
+  return client as unknown as ScriptCommands;
+}

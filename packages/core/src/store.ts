@@ -1,0 +1,451 @@
+/**
+ * LiveSessionStore: an express-session store keeping each session in one Redis hash, writing
+ * only what a request changed, and publishing every change on the session's channel.
+ */
+import session from 'express-session';
+import type { Cluster } from 'ioredis';
+import type { IncomingMessage } from 'node:http';
+import { type Callback, withCallback } from './callback';
+import { cookieExpiry, encodeCookie } from './cookie';
+import { LiveSessionError } from './errors';
+import {
+  COOKIE_FIELD,
+  decodeSession,
+  encodeSession,
+  encodeValue,
+  fieldOf,
+  type LoadedSession,
+  sameStoredValue,
+  type SessionRecord,
+} from './fields';
+import { type LiveSessionStoreOptions, type ResolvedOptions, resolveOptions } from './options';
+import { defineScripts, type RedisClient, type ScriptCommands } from './scripts';
+
+type SessionData = session.SessionData;
+
+/** A session as the direct API reads it: its data, and the version of its last published change. */
+export interface SessionState {
+  session: SessionData;
+  /** Grows by one with every published change; the `version` of change messages. */
+  version: number;
+  /** Creation time, ms since the epoch. */
+  createdAt: number;
+  /** When Redis will drop the session unless it is read or written again, ms since the epoch. */
+  expiresAt: number | null;
+}
+
+/** What a request loaded: the stored fields its save is compared against. */
+interface Snapshot {
+  sid: string;
+  fields: Map<string, string>;
+  /** The expiry the load (or last write) of this request set. */
+  expiresAt: number | null;
+}
+
+type Expiry = { kind: 'at' | 'in'; ms: number };
+type WriteResult = { status: 'ok'; loaded?: LoadedSession } | { status: 'gone' } | { status: 'conflict' };
+
+const MAX_SID_LENGTH = 512;
+
+export class LiveSessionStore extends session.Store {
+  readonly options: Readonly<ResolvedOptions>;
+  readonly client: RedisClient;
+  private readonly scripts: ScriptCommands;
+  /** Loaded session object -> what was read, until express-session hands it to createSession. */
+  private readonly loaded = new WeakMap<object, Snapshot>();
+  /** Request -> what that request loaded (express-session's Session carries `req`). */
+  private readonly requests = new WeakMap<object, Snapshot>();
+
+  constructor(options: LiveSessionStoreOptions) {
+    super();
+    this.options = resolveOptions(options);
+    this.client = this.options.client;
+    this.scripts = defineScripts(this.client);
+  }
+
+  /** The Redis key of a session, which is also the name of its change channel. */
+  keyOf(sid: string): string {
+    return this.options.prefix + checkSid(sid);
+  }
+
+  // ---- express-session's Store interface (promises, or callbacks as express-session passes them)
+
+  override get(sid: string, callback?: Callback<SessionData | null>): Promise<SessionData | null> {
+    return withCallback(
+      this.read(sid).then((loaded) => {
+        if (!loaded) return null;
+        this.loaded.set(loaded.data, { sid, fields: loaded.fields, expiresAt: loaded.expiresAt });
+        return asSessionData(loaded.data);
+      }),
+      callback,
+    );
+  }
+
+  override createSession(req: IncomingMessage & { sessionID: string }, data: SessionData) {
+    const snapshot = this.loaded.get(data);
+    if (snapshot) {
+      this.loaded.delete(data);
+      this.requests.set(req, snapshot);
+    }
+    return super.createSession(req as never, data);
+  }
+
+  override set(sid: string, data: SessionData, callback?: Callback<void>): Promise<void> {
+    return withCallback(this.save(sid, data), callback);
+  }
+
+  override touch(sid: string, data: SessionData, callback?: Callback<void>): Promise<void> {
+    return withCallback(this.refresh(sid, data), callback);
+  }
+
+  override destroy(sid: string, callback?: Callback<void>): Promise<void> {
+    return withCallback(this.remove(sid).then(() => undefined), callback);
+  }
+
+  /** Every session, keyed by id. Reading them does not refresh their lifetime. */
+  override all(callback?: Callback<Record<string, SessionData>>): Promise<Record<string, SessionData>> {
+    return withCallback(this.readAll(), callback);
+  }
+
+  override length(callback?: Callback<number>): Promise<number> {
+    return withCallback(
+      this.ids().then((ids) => ids.length),
+      callback,
+    );
+  }
+
+  /** Destroys every session under the prefix (each one publishes its destroy message). */
+  override clear(callback?: Callback<void>): Promise<void> {
+    return withCallback(this.removeAll(), callback);
+  }
+
+  /** The ids of every session under the prefix (SCAN, never KEYS). */
+  async ids(): Promise<string[]> {
+    const keys = await this.scanKeys();
+    return keys.map((key) => key.slice(this.options.prefix.length));
+  }
+
+  // ---- The direct API: for code outside a request (jobs, sockets). None of it re-creates a session.
+
+  /** Reads a session (refreshing its lifetime); null when there is none. */
+  async getSession(sid: string): Promise<SessionData | null> {
+    const loaded = await this.read(sid);
+    return loaded && asSessionData(loaded.data);
+  }
+
+  /** Reads a session with its version; null when there is none. */
+  async getSessionState(sid: string): Promise<SessionState | null> {
+    const loaded = await this.read(sid);
+    return loaded && toState(loaded);
+  }
+
+  /**
+   * Sets one key and returns the updated session. Rejects with ERR_LIVE_SESSION_NOT_FOUND, writing
+   * nothing, when the session does not exist (destroyed, expired, never created).
+   */
+  async putSession(sid: string, key: string, value: unknown): Promise<SessionData> {
+    const state = await this.putSessionState(sid, key, value);
+    return state.session;
+  }
+
+  /** putSession, returning the session with its version. */
+  async putSessionState(sid: string, key: string, value: unknown): Promise<SessionState> {
+    const field = fieldOf(checkKey(key));
+    const stored = encodeValue(sid, key, value);
+    const result = await this.write(sid, 'patch', this.autoExpiry(), stored === undefined ? [] : [[field, stored]], stored === undefined ? [field] : [], { wantSession: true });
+    return this.stateOf(sid, result);
+  }
+
+  /** Removes one key and returns the updated session (ERR_LIVE_SESSION_NOT_FOUND as putSession). */
+  async deleteSessionKey(sid: string, key: string): Promise<SessionData> {
+    const field = fieldOf(checkKey(key));
+    const result = await this.write(sid, 'patch', this.autoExpiry(), [], [field], { wantSession: true });
+    return this.stateOf(sid, result).session;
+  }
+
+  /**
+   * Atomic read-modify-write of one key: `fn` gets the current value (undefined when absent) and
+   * returns the new one (undefined removes the key). When another writer changed the key in
+   * between, `fn` runs again on the new value, up to `updateAttempts` times. Returns the updated
+   * session; ERR_LIVE_SESSION_NOT_FOUND as putSession.
+   */
+  async updateSession<T = unknown>(sid: string, key: string, fn: (current: T | undefined) => T | undefined | Promise<T | undefined>): Promise<SessionData> {
+    return (await this.updateSessionState(sid, key, fn)).session;
+  }
+
+  /** updateSession, returning the session with its version. */
+  async updateSessionState<T = unknown>(sid: string, key: string, fn: (current: T | undefined) => T | undefined | Promise<T | undefined>): Promise<SessionState> {
+    const field = fieldOf(checkKey(key));
+    for (let attempt = 0; attempt < this.options.updateAttempts; attempt++) {
+      const loaded = await this.read(sid);
+      if (!loaded) throw notFound(sid);
+      const current = loaded.fields.get(field);
+      const next = await fn(current === undefined ? undefined : (loaded.data[key] as T));
+      const stored = encodeValue(sid, key, next);
+      const result = await this.write(sid, 'patch', this.autoExpiry(), stored === undefined ? [] : [[field, stored]], stored === undefined ? [field] : [], {
+        wantSession: true,
+        expect: { field, value: current ?? '' },
+      });
+      if (result.status !== 'conflict') return this.stateOf(sid, result);
+    }
+    throw new LiveSessionError(
+      'ERR_LIVE_SESSION_CONFLICT',
+      `session "${sid}": key "${key}" kept changing under updateSession (${this.options.updateAttempts} attempts, option "updateAttempts"); nothing was written`,
+    );
+  }
+
+  // ---- Internals
+
+  /** One round trip: HGETALL, refresh of the lifetime, PTTL. */
+  private async read(sid: string): Promise<LoadedSession | null> {
+    const key = this.keyOf(sid);
+    const reply = (await this.call('get', () => this.scripts.liveSessionGet(key, this.options.lifetime))) as [number, ...string[]] | null;
+    if (!reply) return null;
+    const [pttl, ...flat] = reply;
+    return decodeSession(sid, flat, pttl);
+  }
+
+  private async save(sid: string, data: SessionData): Promise<void> {
+    checkSid(sid);
+    const fields = encodeSession(sid, data);
+    const expiry = this.expiryOf(data.cookie);
+    if (expiry.kind === 'at' && expiry.ms <= Date.now()) {
+      await this.remove(sid);
+      return;
+    }
+    const req = requestOf(data);
+    const snapshot = req && this.requests.get(req);
+    let result: WriteResult;
+    if (snapshot?.sid === sid) {
+      // Only what this request changed: concurrent requests changing other keys all survive.
+      const changed = [...fields].filter(([field, stored]) => !sameStoredValue(snapshot.fields.get(field), stored));
+      const removed = [...snapshot.fields.keys()].filter((field) => !fields.has(field));
+      result = await this.write(sid, 'patch', expiry, changed, removed, {});
+      // 'gone': destroyed meanwhile (a logout elsewhere); a late save must not bring it back.
+    } else {
+      result = await this.write(sid, 'replace', expiry, [...fields], [], {});
+    }
+    if (req && result.status === 'ok') this.requests.set(req, { sid, fields, expiresAt: expiryTime(expiry) });
+  }
+
+  private async refresh(sid: string, data: SessionData): Promise<void> {
+    checkSid(sid);
+    const expiry = this.expiryOf(data.cookie);
+    if (expiry.kind === 'at' && expiry.ms <= Date.now()) {
+      await this.remove(sid);
+      return;
+    }
+    let cookie: string;
+    try {
+      cookie = encodeCookie(data.cookie);
+    } catch (cause) {
+      throw new LiveSessionError('ERR_LIVE_SESSION_UNSERIALIZABLE', `session "${sid}": its cookie cannot be stored as JSON`, { cause });
+    }
+    const req = requestOf(data);
+    const snapshot = req && this.requests.get(req);
+    if (snapshot?.sid === sid) {
+      const sameCookie = sameStoredValue(snapshot.fields.get(COOKIE_FIELD), cookie);
+      const target = expiryTime(expiry);
+      // This request's get already refreshed the lifetime: touching again would only cost a round trip.
+      if (sameCookie && snapshot.expiresAt !== null && Math.abs(target - snapshot.expiresAt) <= this.options.touchGrace) return;
+    }
+    // Writes the cookie (only if it changed) and the expiry; never re-creates a destroyed session.
+    const result = await this.write(sid, 'patch', expiry, [[COOKIE_FIELD, cookie]], [], {});
+    if (snapshot?.sid === sid && result.status === 'ok') {
+      snapshot.fields.set(COOKIE_FIELD, cookie);
+      snapshot.expiresAt = expiryTime(expiry);
+    }
+  }
+
+  private async remove(sid: string): Promise<boolean> {
+    const key = this.keyOf(sid);
+    const deleted = await this.call('destroy', () => this.scripts.liveSessionDestroy(key, this.options.publish));
+    return deleted === 1;
+  }
+
+  private async write(
+    sid: string,
+    mode: 'patch' | 'replace',
+    expiry: Expiry | { kind: 'auto'; ms: number },
+    set: [string, string][],
+    del: string[],
+    { wantSession = false, expect }: { wantSession?: boolean; expect?: { field: string; value: string } },
+  ): Promise<WriteResult> {
+    const key = this.keyOf(sid);
+    const args: (string | number)[] = [
+      mode,
+      expiry.kind,
+      expiry.ms,
+      this.options.maxBytes,
+      wantSession ? '1' : '0',
+      this.options.publish,
+      Date.now(),
+      expect?.field ?? '',
+      expect?.value ?? '',
+      set.length,
+      del.length,
+    ];
+    for (const [field, stored] of set) args.push(field, stored);
+    args.push(...del);
+    const reply = (await this.call('write', () => this.scripts.liveSessionWrite(key, ...args))) as [string, ...(string | number)[]];
+    switch (reply[0]) {
+      case 'ok': {
+        if (!wantSession) return { status: 'ok' };
+        const [, , pttl, ...flat] = reply;
+        return { status: 'ok', loaded: decodeSession(sid, flat as string[], pttl as number) };
+      }
+      case 'gone':
+        return { status: 'gone' };
+      case 'conflict':
+        return { status: 'conflict' };
+      case 'too_large':
+        throw new LiveSessionError(
+          'ERR_LIVE_SESSION_TOO_LARGE',
+          `session "${sid}" would take ${reply[1]} bytes, over the limit of ${this.options.maxBytes} (option "maxBytes"); nothing was written`,
+        );
+      default:
+        throw new Error(`live-session: unexpected reply from the write script: ${JSON.stringify(reply)}`);
+    }
+  }
+
+  private stateOf(sid: string, result: WriteResult): SessionState {
+    if (result.status !== 'ok' || !result.loaded) throw notFound(sid);
+    return toState(result.loaded);
+  }
+
+  private async readAll(): Promise<Record<string, SessionData>> {
+    const keys = await this.scanKeys();
+    const result: Record<string, SessionData> = {};
+    // One key per command: safe across the slots of a Cluster.
+    const pipeline = this.client.pipeline();
+    for (const key of keys) pipeline.hgetall(key).pttl(key);
+    const replies = (await this.call('all', () => pipeline.exec())) ?? [];
+    keys.forEach((key, i) => {
+      const [hashErr, hash] = replies[2 * i];
+      const [, pttl] = replies[2 * i + 1];
+      if (hashErr) throw hashErr;
+      const flat = Object.entries(hash as Record<string, string>).flat();
+      if (flat.length === 0) return; // expired between SCAN and read
+      const sid = key.slice(this.options.prefix.length);
+      Object.defineProperty(result, sid, { value: decodeSession(sid, flat, pttl as number).data, enumerable: true, writable: true, configurable: true });
+    });
+    return result;
+  }
+
+  private async removeAll(): Promise<void> {
+    const keys = await this.scanKeys();
+    const pipeline = this.client.pipeline();
+    for (const key of keys) (pipeline as unknown as ScriptCommands).liveSessionDestroy(key, this.options.publish);
+    const replies = (await this.call('clear', () => pipeline.exec())) ?? [];
+    const failed = replies.find(([err]) => err);
+    if (failed) throw failed[0];
+  }
+
+  /** Every key under the prefix that holds a hash, from every master of a Cluster. */
+  private async scanKeys(): Promise<string[]> {
+    const match = `${escapeGlob(this.options.prefix)}*`;
+    const nodes = this.client.isCluster ? (this.client as Cluster).nodes('master') : [this.client as Exclude<RedisClient, Cluster>];
+    const keys = new Set<string>();
+    await this.call('scan', () =>
+      Promise.all(
+        nodes.map(
+          (node) =>
+            new Promise<void>((resolve, reject) => {
+              node
+                .scanStream({ match, count: this.options.scanCount, type: 'hash' })
+                .on('data', (batch: string[]) => batch.forEach((key) => keys.add(key)))
+                .on('error', reject)
+                .on('end', resolve);
+            }),
+        ),
+      ),
+    );
+    return [...keys];
+  }
+
+  private expiryOf(cookie: unknown): Expiry {
+    const at = cookieExpiry(cookie);
+    return at === null ? { kind: 'in', ms: this.options.lifetime } : { kind: 'at', ms: at };
+  }
+
+  /** For writes outside a request: the lifetime policy of the stored cookie. */
+  private autoExpiry() {
+    return { kind: 'auto', ms: this.options.lifetime } as const;
+  }
+
+  /** Runs one Redis operation, failing with ERR_LIVE_SESSION_TIMEOUT if Redis does not answer in time. */
+  private call<T>(what: string, operation: () => Promise<T>): Promise<T> {
+    const { timeout } = this.options;
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new LiveSessionError('ERR_LIVE_SESSION_TIMEOUT', `Redis did not answer "${what}" within ${timeout} ms (option "timeout"); is it running and reachable?`)),
+        timeout,
+      );
+      operation().then(
+        (value) => {
+          clearTimeout(timer);
+          resolve(value);
+        },
+        (err: unknown) => {
+          clearTimeout(timer);
+          reject(err);
+        },
+      );
+    });
+  }
+}
+
+function toState(loaded: LoadedSession): SessionState {
+  return { session: asSessionData(loaded.data), version: loaded.version, createdAt: loaded.createdAt, expiresAt: loaded.expiresAt };
+}
+
+/** The store keeps whatever the app put in the session; express-session's type names what it expects. */
+function asSessionData(record: SessionRecord): SessionData {
+  return record as unknown as SessionData;
+}
+
+function expiryTime(expiry: Expiry): number {
+  return expiry.kind === 'at' ? expiry.ms : Date.now() + expiry.ms;
+}
+
+/** express-session's Session carries its request as a non-enumerable `req`. */
+function requestOf(data: SessionData): object | undefined {
+  const req = (data as { req?: unknown }).req;
+  return typeof req === 'object' && req !== null ? req : undefined;
+}
+
+function checkSid(sid: unknown): string {
+  if (typeof sid !== 'string' || sid.length === 0 || sid.length > MAX_SID_LENGTH) {
+    throw new LiveSessionError(
+      'ERR_LIVE_SESSION_BAD_ID',
+      `a session id must be a non-empty string of at most ${MAX_SID_LENGTH} characters, got ${describe(sid)}`,
+    );
+  }
+  return sid;
+}
+
+function checkKey(key: unknown): string {
+  if (typeof key !== 'string') {
+    throw new LiveSessionError('ERR_LIVE_SESSION_INVALID_ARGUMENT', `a session key must be a string, got ${describe(key)}`);
+  }
+  if (key === COOKIE_FIELD) {
+    throw new LiveSessionError('ERR_LIVE_SESSION_INVALID_ARGUMENT', 'the "cookie" key belongs to express-session: set it through req.session.cookie');
+  }
+  return key;
+}
+
+function notFound(sid: string): LiveSessionError {
+  return new LiveSessionError(
+    'ERR_LIVE_SESSION_NOT_FOUND',
+    `session "${sid}" does not exist (destroyed, expired, or never saved); nothing was written`,
+  );
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return value.length > 40 ? `a string of ${value.length} characters` : JSON.stringify(value);
+  return value === null ? 'null' : typeof value;
+}
+
+function escapeGlob(text: string): string {
+  return text.replace(/[*?[\]\\]/g, '\\$&');
+}
