@@ -1,0 +1,311 @@
+/**
+ * The Store contract, as a suite fed by a factory so the same tests can run against a standalone
+ * Redis (store-contract.test.ts) and, later, a Redis Cluster. Every command the suite sends itself
+ * names one key, so it also works through an ioredis Cluster.
+ */
+import type { Redis } from 'ioredis';
+import { LiveSessionStore, type RedisClient } from '../src';
+import { cookieJson, expressCookie, hashOf } from './helpers';
+
+export interface ContractTarget {
+  /** The ioredis client (Redis or Cluster) the store and the suite use. */
+  client: RedisClient;
+  /** What the factory started; closed after the suite. */
+  redis: { close(): Promise<void> };
+}
+
+type Dict = Record<string, unknown>;
+
+/** Tolerance for `cookie.expires`, which is derived from the key's TTL and refreshed on read. */
+const EXPIRY_TOLERANCE = 5_000;
+const HOUR = 60 * 60 * 1000;
+
+export function storeContractSuite(name: string, factory: () => Promise<ContractTarget>, { prefix = 'contract[a]:' } = {}): void {
+  describe(`Store contract (${name})`, () => {
+    let target: ContractTarget;
+    let client: Redis; // typed for the single-key commands the suite sends
+    let store: LiveSessionStore;
+    let sidCounter = 0;
+    const newSid = () => `sid-${process.pid}-${++sidCounter}`;
+    const keyOf = (sid: string) => prefix + sid;
+    const pttl = (sid: string) => client.pttl(keyOf(sid));
+
+    beforeAll(async () => {
+      target = await factory();
+      client = target.client as Redis;
+      store = new LiveSessionStore({ client: target.client, prefix, lifetime: 2 * HOUR });
+    });
+    afterAll(async () => {
+      await target?.redis.close();
+    });
+    beforeEach(async () => {
+      await store.clear();
+    });
+
+    /** `got` equals `expected` after a JSON round trip, except cookie.expires, compared within a tolerance. */
+    function expectSameSession(got: unknown, expected: Dict): void {
+      const json = JSON.parse(JSON.stringify(expected)) as Dict;
+      const gotRecord = got as Dict;
+      const expectedCookie = json.cookie as Dict | undefined;
+      if (expectedCookie && typeof expectedCookie.expires === 'string') {
+        const gotCookie = gotRecord.cookie as Dict;
+        expect(typeof gotCookie.expires).toBe('string');
+        expect(Math.abs(Date.parse(gotCookie.expires as string) - Date.parse(expectedCookie.expires))).toBeLessThan(EXPIRY_TOLERANCE);
+        expect({ ...gotRecord, cookie: { ...gotCookie, expires: 'compared above' } }).toEqual({ ...json, cookie: { ...expectedCookie, expires: 'compared above' } });
+      } else {
+        expect(got).toEqual(json);
+      }
+    }
+
+    describe('round trip', () => {
+      it('gives back what was set, deep-equal after JSON', async () => {
+        const sid = newSid();
+        const sess = {
+          cookie: cookieJson(HOUR),
+          user: { id: 42, name: 'Ada Lovelace ✓ 🚀', roles: ['admin', 'dev'], manager: null },
+          cart: [{ sku: 'A-1', qty: 2 }, { sku: 'B-2', qty: 1 }],
+          flags: [true, false, null],
+          count: 0,
+          ratio: 0.1 + 0.2,
+          empty: {},
+          text: 'line 1\nline 2 "quoted" \\ back',
+          when: new Date('2024-02-29T12:00:00.000Z'),
+          dropped: undefined,
+          'key with spaces.and:dots': 'ok',
+        };
+        await store.set(sid, sess as never);
+        const got = await store.get(sid);
+        expectSameSession(got, sess);
+        expect(got).not.toHaveProperty('dropped');
+      });
+
+      it('round-trips an express-session Cookie instance', async () => {
+        const sid = newSid();
+        const cookie = expressCookie({ maxAge: HOUR, sameSite: 'lax', secure: true, domain: 'example.com' });
+        await store.set(sid, { cookie, user: 'ada' } as never);
+        expectSameSession(await store.get(sid), { cookie, user: 'ada' });
+      });
+
+      it('round-trips a browser-session cookie (no expiry) and a cookie of unusual shape', async () => {
+        const plain = { cookie: cookieJson(null), n: 1 };
+        const sid1 = newSid();
+        await store.set(sid1, plain as never);
+        expect(await store.get(sid1)).toEqual(plain);
+
+        const odd = { cookie: { originalMaxAge: HOUR, expires: 'Tue, 01 Jan 2999 00:00:00 GMT', path: '/app', httpOnly: false, extra: [1] }, n: 2 };
+        const sid2 = newSid();
+        await store.set(sid2, odd as never);
+        expect(await store.get(sid2)).toEqual(odd);
+      });
+
+      it('answers null for a missing session, with promises and with callbacks', async () => {
+        expect(await store.get(newSid())).toBeNull();
+        const viaCallback = await new Promise((resolve, reject) => store.get(newSid(), (err, value) => (err ? reject(err) : resolve(value))));
+        expect(viaCallback).toBeNull();
+      });
+
+      it('serves every method through callbacks too', async () => {
+        const sid = newSid();
+        const sess = { cookie: cookieJson(HOUR), user: 'cb' };
+        await new Promise<void>((resolve, reject) => store.set(sid, sess as never, (err) => (err ? reject(err) : resolve())));
+        const got = await new Promise((resolve, reject) => store.get(sid, (err, value) => (err ? reject(err) : resolve(value))));
+        expectSameSession(got, sess);
+        await new Promise<void>((resolve, reject) => store.touch(sid, sess as never, (err) => (err ? reject(err) : resolve())));
+        expect(await new Promise((resolve, reject) => store.length((err, n) => (err ? reject(err) : resolve(n))))).toBe(1);
+        const all = await new Promise<Dict>((resolve, reject) => store.all((err, value) => (err ? reject(err) : resolve(value as Dict))));
+        expect(Object.keys(all)).toEqual([sid]);
+        await new Promise<void>((resolve, reject) => store.destroy(sid, (err) => (err ? reject(err) : resolve())));
+        expect(await client.exists(keyOf(sid))).toBe(0);
+        await new Promise<void>((resolve, reject) => store.clear((err) => (err ? reject(err) : resolve())));
+      });
+    });
+
+    describe('lifetime', () => {
+      it('takes the TTL from cookie.expires', async () => {
+        const sid = newSid();
+        // A cookie that was issued for an hour and has 20 minutes left.
+        const expires = new Date(Date.now() + 20 * 60 * 1000).toISOString();
+        await store.set(sid, { cookie: { ...cookieJson(HOUR), expires }, n: 1 } as never);
+        const ttl = await pttl(sid);
+        expect(ttl).toBeGreaterThan(20 * 60 * 1000 - EXPIRY_TOLERANCE);
+        expect(ttl).toBeLessThanOrEqual(20 * 60 * 1000);
+      });
+
+      it('takes the TTL from the lifetime option when the cookie has no expiry, or there is no cookie', async () => {
+        const lifetimeStore = new LiveSessionStore({ client: target.client, prefix, lifetime: 123_456_000 });
+        const sid1 = newSid();
+        await lifetimeStore.set(sid1, { cookie: cookieJson(null), n: 1 } as never);
+        const ttl1 = await pttl(sid1);
+        expect(ttl1).toBeGreaterThan(123_456_000 - EXPIRY_TOLERANCE);
+        expect(ttl1).toBeLessThanOrEqual(123_456_000);
+
+        const sid2 = newSid();
+        await lifetimeStore.set(sid2, { n: 2 } as never);
+        expect(await pttl(sid2)).toBeGreaterThan(123_456_000 - EXPIRY_TOLERANCE);
+      });
+
+      it('refreshes the TTL in the get itself', async () => {
+        const sid = newSid();
+        await store.set(sid, { cookie: { ...cookieJson(HOUR), expires: new Date(Date.now() + 60_000).toISOString() }, n: 1 } as never);
+        expect(await pttl(sid)).toBeLessThanOrEqual(60_000);
+        const got = (await store.get(sid)) as unknown as Dict;
+        // The same call both read and refreshed: the TTL and the cookie it returned agree on a full hour.
+        const ttl = await pttl(sid);
+        expect(ttl).toBeGreaterThan(HOUR - EXPIRY_TOLERANCE);
+        expect(Math.abs(Date.parse((got.cookie as Dict).expires as string) - (Date.now() + HOUR))).toBeLessThan(EXPIRY_TOLERANCE);
+
+        // A browser-session cookie is refreshed to the lifetime.
+        const sid2 = newSid();
+        await store.set(sid2, { cookie: cookieJson(null), n: 1 } as never);
+        await client.pexpire(keyOf(sid2), 60_000);
+        await store.get(sid2);
+        expect(await pttl(sid2)).toBeGreaterThan(2 * HOUR - EXPIRY_TOLERANCE);
+      });
+
+      it('touch extends both the TTL and the cookie expiry seen by the next get', async () => {
+        // A cookie with a fixed expiry (no maxAge): get does not refresh it, only touch does.
+        const sid = newSid();
+        const soon = new Date(Date.now() + 60_000).toISOString();
+        await store.set(sid, { cookie: { ...cookieJson(null), originalMaxAge: null, expires: soon }, n: 1 } as never);
+        expect(await pttl(sid)).toBeLessThanOrEqual(60_000);
+
+        const later = new Date(Date.now() + HOUR).toISOString();
+        await store.touch(sid, { cookie: { ...cookieJson(null), originalMaxAge: null, expires: later }, n: 1 } as never);
+        expect(await pttl(sid)).toBeGreaterThan(HOUR - EXPIRY_TOLERANCE);
+        const got = (await store.get(sid)) as unknown as Dict;
+        expect(Math.abs(Date.parse((got.cookie as Dict).expires as string) - Date.parse(later))).toBeLessThan(EXPIRY_TOLERANCE);
+        expect(got.n).toBe(1);
+
+        // A maxAge cookie touched with a new maxAge: the TTL follows, and so does the next get.
+        const sid2 = newSid();
+        await store.set(sid2, { cookie: cookieJson(60_000), n: 2 } as never);
+        await store.touch(sid2, { cookie: cookieJson(3 * HOUR), n: 2 } as never);
+        expect(await pttl(sid2)).toBeGreaterThan(3 * HOUR - EXPIRY_TOLERANCE);
+        const got2 = (await store.get(sid2)) as unknown as Dict;
+        expect((got2.cookie as Dict).originalMaxAge).toBe(3 * HOUR);
+        expect(Math.abs(Date.parse((got2.cookie as Dict).expires as string) - (Date.now() + 3 * HOUR))).toBeLessThan(EXPIRY_TOLERANCE);
+      });
+
+      it('touch never re-creates a missing session', async () => {
+        const sid = newSid();
+        await store.touch(sid, { cookie: cookieJson(HOUR), n: 1 } as never);
+        expect(await client.exists(keyOf(sid))).toBe(0);
+      });
+
+      it('a set whose cookie has already expired deletes the session', async () => {
+        const sid = newSid();
+        await store.set(sid, { cookie: cookieJson(HOUR), n: 1 } as never);
+        expect(await client.exists(keyOf(sid))).toBe(1);
+        await store.set(sid, { cookie: { ...cookieJson(HOUR), expires: new Date(Date.now() - 1000).toISOString() }, n: 2 } as never);
+        expect(await client.exists(keyOf(sid))).toBe(0);
+        expect(await store.get(sid)).toBeNull();
+
+        // ... and never creates one.
+        const sid2 = newSid();
+        await store.set(sid2, { cookie: { ...cookieJson(HOUR), expires: new Date(Date.now() - 1000).toISOString() }, n: 3 } as never);
+        expect(await client.exists(keyOf(sid2))).toBe(0);
+      });
+    });
+
+    describe('destroy', () => {
+      it('removes the session and only it', async () => {
+        const [a, b] = [newSid(), newSid()];
+        await store.set(a, { cookie: cookieJson(HOUR), n: 1 } as never);
+        await store.set(b, { cookie: cookieJson(HOUR), n: 2 } as never);
+        await store.destroy(a);
+        expect(await store.get(a)).toBeNull();
+        expect(await client.exists(keyOf(a))).toBe(0);
+        expect(((await store.get(b)) as unknown as Dict).n).toBe(2);
+        await expect(store.destroy(a)).resolves.toBeUndefined(); // destroying again is fine
+      });
+    });
+
+    describe('all, ids, length, clear: only within the prefix', () => {
+      // Keys that look like sessions but are not ours: they must be neither listed nor removed.
+      const decoys: Record<string, 'hash' | 'string'> = {
+        'other:sid-1': 'hash',
+        'live_session:sid-1': 'hash',
+        [`${prefix.slice(0, -1)}_more:sid-1`]: 'hash', // a prefix that starts the same
+        [`${prefix.replace(/[[\]]/g, '')}sid-1`]: 'hash', // what the prefix would match as an unescaped glob
+        [`${prefix}not-a-session`]: 'string', // a string key under our prefix
+      };
+
+      async function putDecoys(): Promise<void> {
+        for (const [key, type] of Object.entries(decoys)) {
+          if (type === 'hash') await client.hset(key, 'cookie', '{"m":1}', 'user', '"decoy"');
+          else await client.set(key, 'decoy');
+        }
+      }
+      async function expectDecoysIntact(): Promise<void> {
+        for (const [key, type] of Object.entries(decoys)) {
+          if (type === 'hash') expect({ key, hash: { ...(await hashOf(client, key)) } }).toEqual({ key, hash: { cookie: '{"m":1}', user: '"decoy"' } });
+          else expect({ key, value: await client.get(key) }).toEqual({ key, value: 'decoy' });
+        }
+      }
+      afterEach(async () => {
+        for (const key of Object.keys(decoys)) await client.del(key);
+      });
+
+      it('lists and counts only our sessions, and clear removes only them', async () => {
+        await putDecoys();
+        const sids = [newSid(), newSid(), newSid()];
+        for (const [i, sid] of sids.entries()) await store.set(sid, { cookie: cookieJson(HOUR), i } as never);
+
+        expect(await store.length()).toBe(3);
+        expect((await store.ids()).sort()).toEqual([...sids].sort());
+        const all = await store.all();
+        expect(Object.keys(all).sort()).toEqual([...sids].sort());
+        for (const [i, sid] of sids.entries()) expectSameSession(all[sid], { cookie: cookieJson(HOUR), i });
+
+        await store.clear();
+        expect(await store.length()).toBe(0);
+        for (const sid of sids) expect(await client.exists(keyOf(sid))).toBe(0);
+        await expectDecoysIntact();
+      });
+
+      it('handles 1,000 sessions', async () => {
+        await putDecoys();
+        const sids = Array.from({ length: 1000 }, () => newSid());
+        await Promise.all(sids.map((sid, i) => store.set(sid, { cookie: cookieJson(HOUR), i } as never)));
+        expect(await store.length()).toBe(1000);
+        expect(new Set(await store.ids())).toEqual(new Set(sids));
+        const all = await store.all();
+        expect(Object.keys(all)).toHaveLength(1000);
+        sids.forEach((sid, i) => expect((all[sid] as unknown as Dict).i).toBe(i));
+        await store.clear();
+        expect(await store.length()).toBe(0);
+        await expectDecoysIntact();
+      });
+    });
+
+    describe('memory', () => {
+      it('keeps a cookie + user + 3-item cart session in listpack, within 1.2x of the same session as a JSON string', async () => {
+        const sid = newSid();
+        const sess = {
+          cookie: expressCookie({ maxAge: 24 * HOUR }),
+          user: { id: 4242, name: 'Ada Lovelace', role: 'admin' },
+          cart: [
+            { id: 101, qty: 1 },
+            { id: 202, qty: 2 },
+            { id: 303, qty: 1 },
+          ],
+        };
+        await store.set(sid, sess as never);
+        const key = keyOf(sid);
+        expect(await client.call('OBJECT', 'ENCODING', key)).toBe('listpack');
+
+        // connect-redis's layout: the whole session as one JSON string, with a TTL, under a key of the same length.
+        const stringKey = `#${key.slice(1)}`;
+        await client.set(stringKey, JSON.stringify(sess), 'PX', 24 * HOUR);
+        try {
+          const hashBytes = Number(await client.call('MEMORY', 'USAGE', key, 'SAMPLES', '0'));
+          const stringBytes = Number(await client.call('MEMORY', 'USAGE', stringKey, 'SAMPLES', '0'));
+          expect(stringBytes).toBeGreaterThan(0);
+          expect(hashBytes / stringBytes).toBeLessThanOrEqual(1.2);
+        } finally {
+          await client.del(stringKey);
+        }
+      });
+    });
+  });
+}

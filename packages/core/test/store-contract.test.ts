@@ -1,0 +1,18 @@
+/** The Store contract against a standalone Redis (the suite lives in store-contract.suite.ts). */
+import { startRedis } from '@live-session/test-support';
+import { Redis } from 'ioredis';
+import { storeContractSuite } from './store-contract.suite';
+
+storeContractSuite('standalone Redis', async () => {
+  const redis = await startRedis();
+  const client = new Redis(redis.url);
+  return {
+    client,
+    redis: {
+      close: async () => {
+        client.disconnect();
+        await redis.close();
+      },
+    },
+  };
+});
