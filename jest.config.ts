@@ -12,6 +12,7 @@ const project = (name: string, dir: string): NonNullable<Config['projects']>[num
 const config: Config = {
   projects: [
     project('core', '<rootDir>/packages/core'),
+    project('socket.io', '<rootDir>/packages/socket.io'),
   ],
   testTimeout: 30_000,
 };

@@ -140,6 +140,32 @@ export class LiveSessionStore extends session.Store {
   }
 
   /**
+   * Reads many sessions at once (one pipelined round trip on a standalone Redis; concurrent
+   * commands on a Cluster, whose pipelines cannot span slots). Missing sessions map to null.
+   */
+  async getSessionStates(sids: readonly string[]): Promise<Map<string, SessionState | null>> {
+    const keys = sids.map((sid) => this.keyOf(sid));
+    let replies: unknown[];
+    if (this.client.isCluster) {
+      replies = await this.call('get', () => Promise.all(keys.map((key) => this.scripts.liveSessionGet(key, this.options.lifetime))));
+    } else {
+      const pipeline = this.client.pipeline();
+      for (const key of keys) (pipeline as unknown as ScriptCommands).liveSessionGet(key, this.options.lifetime);
+      const results = (await this.call('get', () => pipeline.exec())) ?? [];
+      replies = results.map(([err, reply]) => {
+        if (err) throw err;
+        return reply;
+      });
+    }
+    const states = new Map<string, SessionState | null>();
+    sids.forEach((sid, i) => {
+      const reply = replies[i] as [number, ...string[]] | null;
+      states.set(sid, reply && toState(decodeSession(sid, reply.slice(1) as string[], reply[0])));
+    });
+    return states;
+  }
+
+  /**
    * Sets one key and returns the updated session. Rejects with ERR_LIVE_SESSION_NOT_FOUND, writing
    * nothing, when the session does not exist (destroyed, expired, never created).
    */

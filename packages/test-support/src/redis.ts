@@ -6,7 +6,10 @@
  * Fault tests ask for `{ restartable: true }`: always a private server they may stop and start.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createConnection } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { freePort } from './ports';
 import { waitFor } from './wait';
 
@@ -24,10 +27,17 @@ export interface TestRedis {
   close(): Promise<void>;
 }
 
-export async function startRedis({ restartable = false } = {}): Promise<TestRedis> {
+export interface StartRedisOptions {
+  /** A private server the test may stop and start. */
+  restartable?: boolean;
+  /** Keep the data across `stop`/`start` (an append-only file synced on every write). */
+  persistent?: boolean;
+}
+
+export async function startRedis({ restartable = false, persistent = false }: StartRedisOptions = {}): Promise<TestRedis> {
   const url = process.env.REDIS_URL;
-  if (url && !restartable) return external(url);
-  if (hasRedisServer()) return privateServer();
+  if (url && !restartable && !persistent) return external(url);
+  if (hasRedisServer()) return privateServer(persistent);
   if (!restartable) return container();
   throw new Error('this test stops and restarts Redis: it needs `redis-server` on PATH (Debian: apt-get install redis-server)');
 }
@@ -42,12 +52,14 @@ function external(url: string): TestRedis {
   return { url, host: hostname, port: Number(port || 6379), restartable: false, stop: refuse, start: refuse, close: async () => undefined };
 }
 
-async function privateServer(): Promise<TestRedis> {
+async function privateServer(persistent: boolean): Promise<TestRedis> {
   const port = await freePort();
   const host = '127.0.0.1';
+  const dir = mkdtempSync(join(tmpdir(), 'live-session-redis-'));
+  const persistence = persistent ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no'];
   let child: ChildProcess | undefined;
   const start = async () => {
-    child = spawn('redis-server', ['--port', String(port), '--bind', host, '--save', '', '--appendonly', 'no', '--dir', '/tmp'], {
+    child = spawn('redis-server', ['--port', String(port), '--bind', host, '--save', '', ...persistence, '--dir', dir], {
       stdio: 'ignore',
     });
     const exited = new Promise<never>((_, reject) => child!.once('exit', (code) => reject(new Error(`redis-server exited with ${code} on port ${port}`))));
@@ -63,8 +75,12 @@ async function privateServer(): Promise<TestRedis> {
       running.kill('SIGKILL');
     });
   };
+  const close = async () => {
+    await stop();
+    rmSync(dir, { recursive: true, force: true });
+  };
   await start();
-  return { url: `redis://${host}:${port}`, host, port, restartable: true, start, stop, close: stop };
+  return { url: `redis://${host}:${port}`, host, port, restartable: true, start, stop, close };
 }
 
 async function container(): Promise<TestRedis> {

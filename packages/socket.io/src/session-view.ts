@@ -1,0 +1,50 @@
+/**
+ * A socket's view of its session: the session's data without the cookie (express-session's
+ * transport detail, never published), as plain immutable snapshots, one per version.
+ */
+import type { ChangeMessage } from '@live-session/core';
+
+export type SessionView = Readonly<Record<string, unknown>>;
+
+/** What changed between two versions: the same shape as a change message. */
+export interface SessionChange {
+  version: number;
+  /** New values of the keys that changed. */
+  set: Readonly<Record<string, unknown>>;
+  /** Keys that were removed. */
+  unset: readonly string[];
+}
+
+/** The view of a full session as the store returns it. */
+export function viewOf(session: object): SessionView {
+  const view: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(session)) {
+    if (key !== 'cookie') define(view, key, value);
+  }
+  return Object.freeze(view);
+}
+
+/** The next view after a change message. */
+export function applyChange(view: SessionView, change: ChangeMessage): SessionView {
+  const next: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(view)) {
+    if (!change.unset.includes(key)) define(next, key, value);
+  }
+  for (const [key, value] of Object.entries(change.set)) define(next, key, value);
+  return Object.freeze(next);
+}
+
+/** The change that turns `before` into `after` (used when a whole session was read again). */
+export function diffViews(before: SessionView, after: SessionView, version: number): SessionChange {
+  const set: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(after)) {
+    if (!Object.hasOwn(before, key) || JSON.stringify(before[key]) !== JSON.stringify(value)) define(set, key, value);
+  }
+  const unset = Object.keys(before).filter((key) => !Object.hasOwn(after, key));
+  return { version, set, unset };
+}
+
+/** A key such as "__proto__" stays data: never assigned, always defined. */
+function define(target: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+}

@@ -1,0 +1,72 @@
+/** Shared by the socket.io tests: app servers in separate processes, logged-in clients, sockets. */
+import { join } from 'node:path';
+import { CookieClient, startChild, type ChildServer, waitFor } from '@live-session/test-support';
+import { io as connect, type Socket as ClientSocket } from 'socket.io-client';
+
+export const SERVER_SCRIPT = join(__dirname, 'fixtures', 'server.js');
+
+export interface AppServer extends ChildServer {
+  url: string;
+}
+
+export async function startServers(count: number, redisUrl: string): Promise<AppServer[]> {
+  return Promise.all(
+    Array.from({ length: count }, async (_, i) => {
+      const child = await startChild(SERVER_SCRIPT, { REDIS_URL: redisUrl, NAME: String.fromCharCode(65 + i) });
+      return Object.assign(child, { url: `http://127.0.0.1:${child.info.port as number}` });
+    }),
+  );
+}
+
+/** Logs in over HTTP (express-session regenerates the id) and returns the client holding the cookie. */
+export async function login(server: AppServer, user: string): Promise<CookieClient> {
+  const client = new CookieClient(server.url);
+  const response = await client.post('/login', { user });
+  if (response.status !== 200) throw new Error(`login failed: ${response.status}`);
+  return client;
+}
+
+/** A socket.io-client connection carrying the given Cookie header, recording what it receives. */
+export class RecordingSocket {
+  readonly socket: ClientSocket;
+  readonly updates: Record<string, unknown>[] = [];
+  readonly handlerCalls: { server: string; change: { version: number; set: Record<string, unknown>; unset: string[] } }[] = [];
+  destroys = 0;
+
+  constructor(url: string, cookie: string | undefined, options: Parameters<typeof connect>[1] = {}) {
+    this.socket = connect(url, {
+      transports: ['websocket'],
+      reconnection: false,
+      forceNew: true,
+      ...(cookie ? { extraHeaders: { cookie } } : {}),
+      ...options,
+    });
+    this.socket.on('live_session:update', (payload: Record<string, unknown>) => this.updates.push(payload));
+    this.socket.on('live_session:destroy', () => this.destroys++);
+    this.socket.on('test:handler', (call) => this.handlerCalls.push(call));
+  }
+
+  static async open(url: string, cookie: string | undefined, options: Parameters<typeof connect>[1] = {}): Promise<RecordingSocket> {
+    const recording = new RecordingSocket(url, cookie, options);
+    await waitFor(() => recording.socket.connected, { what: `a socket connection to ${url}` });
+    return recording;
+  }
+
+  /** The last session data the browser was sent. */
+  get latest(): Record<string, unknown> | undefined {
+    return this.updates.at(-1);
+  }
+
+  /** Waits until the last update sent to this socket satisfies `check`. */
+  until(check: (latest: Record<string, unknown>) => boolean, what = 'an update'): Promise<Record<string, unknown>> {
+    return waitFor(() => (this.latest && check(this.latest) ? this.latest : undefined), { what });
+  }
+
+  emit<T>(event: string, ...args: unknown[]): Promise<T> {
+    return this.socket.timeout(5000).emitWithAck(event, ...args) as Promise<T>;
+  }
+
+  close(): void {
+    this.socket.disconnect();
+  }
+}
