@@ -1,0 +1,190 @@
+/** express-session 1.19 with the store, in an express 5 app over real HTTP with cookies. */
+import { startRedis, type TestRedis } from '@live-session/test-support';
+import type { Redis } from 'ioredis';
+import { LiveSessionStore } from '../src';
+import { hashOf, monitorClient, Resources, startApp, subscribe, type TestApp } from './helpers';
+
+const PREFIX = 'express:';
+const HOUR = 60 * 60 * 1000;
+const DAY = 24 * HOUR;
+const TOLERANCE = 5_000;
+
+let redis: TestRedis;
+const resources = new Resources();
+let admin: Redis;
+let storeClient: Redis;
+let store: LiveSessionStore;
+
+beforeAll(async () => {
+  redis = await startRedis();
+  resources.add(redis, (r) => r.close());
+  admin = resources.redis(redis);
+  storeClient = resources.redis(redis);
+  store = new LiveSessionStore({ client: storeClient, prefix: PREFIX, lifetime: 2 * HOUR });
+});
+afterAll(() => resources.closeAll());
+
+const keyOf = (sid: string) => PREFIX + sid;
+
+describe('with a maxAge cookie, resave: false, saveUninitialized: false', () => {
+  let app: TestApp;
+  beforeAll(async () => {
+    app = await startApp(resources, store, { cookie: { maxAge: HOUR } });
+  });
+  afterEach(() => expect(app.errors).toEqual([]));
+
+  it('creates a session only once it holds something, with a cookie', async () => {
+    const browser = app.client();
+    const untouched = await browser.get('/session');
+    expect(untouched.status).toBe(200);
+    expect(browser.cookie('connect.sid')).toBeUndefined();
+    expect(await store.get(untouched.body.id)).toBeNull();
+
+    const counted = await browser.post('/count');
+    expect(counted.body.session.count).toBe(1);
+    expect(browser.cookie('connect.sid')).toContain(counted.body.id);
+    expect(await hashOf(admin, keyOf(counted.body.id))).toMatchObject({ count: '1', cookie: JSON.stringify({ m: HOUR }) });
+    const ttl = await admin.pttl(keyOf(counted.body.id));
+    expect(ttl).toBeGreaterThan(HOUR - TOLERANCE);
+  });
+
+  it('keeps a counter across requests, one per browser', async () => {
+    const [alice, bob] = [app.client(), app.client()];
+    for (let i = 1; i <= 5; i++) expect((await alice.post('/count')).body.session.count).toBe(i);
+    expect((await bob.post('/count')).body.session.count).toBe(1);
+    const { body } = await alice.get('/session');
+    expect(body.session.count).toBe(5);
+    expect((await hashOf(admin, keyOf(body.id))).count).toBe('5');
+  });
+
+  it('removes a key deleted from req.session', async () => {
+    const browser = app.client();
+    await browser.post('/set', { flash: 'saved!', keep: 1 });
+    const { body } = await browser.post('/unset/flash');
+    const hash = await hashOf(admin, keyOf(body.id));
+    expect(hash.flash).toBeUndefined();
+    expect(hash.keep).toBe('1');
+  });
+
+  it('serves an unmodified request (the touch path) with one round trip: one EVALSHA, nothing else', async () => {
+    const browser = app.client();
+    const { body } = await browser.post('/count');
+    await admin.pexpire(keyOf(body.id), 60_000); // so the refresh is visible
+    const monitor = await monitorClient(resources, admin, storeClient);
+
+    const read = await browser.get('/session');
+    expect(read.body.session.count).toBe(1);
+    const commands = await monitor.take();
+    expect(commands.map((args) => args[0].toLowerCase())).toEqual(['evalsha']);
+    expect(await admin.pttl(keyOf(body.id))).toBeGreaterThan(HOUR - TOLERANCE); // refreshed by that one call
+
+    // The same tap sees a modifying request: read + write, so it would see a second command.
+    await browser.post('/count');
+    expect((await monitor.take()).map((args) => args[0].toLowerCase())).toEqual(['evalsha', 'evalsha']);
+  });
+
+  it('regenerate: a new id, the old session gone, the data of the new one only', async () => {
+    const browser = app.client();
+    const before = await browser.post('/count');
+    const login = await browser.post('/login', { user: 'ada' });
+    expect(login.body.id).not.toBe(before.body.id);
+    expect(browser.cookie('connect.sid')).toContain(login.body.id);
+    expect(await admin.exists(keyOf(before.body.id))).toBe(0);
+    const hash = await hashOf(admin, keyOf(login.body.id));
+    expect(hash.user).toBe('"ada"');
+    expect(hash.count).toBeUndefined();
+    expect((await browser.get('/session')).body.session.user).toBe('ada');
+  });
+
+  it('destroy: the session is gone and the next request starts afresh', async () => {
+    const browser = app.client();
+    await browser.post('/count');
+    const { body: counted } = await browser.post('/count');
+    expect(counted.session.count).toBe(2);
+    expect((await browser.post('/logout')).body).toEqual({ ok: true });
+    expect(await admin.exists(keyOf(counted.id))).toBe(0);
+    const again = await browser.post('/count');
+    expect(again.body.session.count).toBe(1);
+    expect(again.body.id).not.toBe(counted.id);
+  });
+
+  it('reload: picks up a change made meanwhile and drops unsaved changes', async () => {
+    const browser = app.client();
+    const { body } = await browser.post('/set', { n: 1 });
+    const held = browser.post('/hold/reload', { before: { scratch: true }, reload: true });
+    await app.gates.arrived('reload');
+    await store.putSession(body.id, 'fromJob', 'hello');
+    app.gates.open('reload');
+    const reloaded = await held;
+    expect(reloaded.status).toBe(200);
+    expect(reloaded.body.session).toMatchObject({ n: 1, fromJob: 'hello' });
+    expect(reloaded.body.session).not.toHaveProperty('scratch');
+    const hash = await hashOf(admin, keyOf(body.id));
+    expect(hash.fromJob).toBe('"hello"');
+    expect(hash.scratch).toBeUndefined();
+  });
+
+  it('sends no cookie for an unmodified request when not rolling', async () => {
+    const browser = app.client();
+    await browser.post('/count');
+    const response = await fetch(`${app.url}/session`, { headers: { cookie: browser.cookieHeader } });
+    expect(response.status).toBe(200);
+    expect(response.headers.getSetCookie()).toEqual([]);
+  });
+});
+
+describe('rolling: true', () => {
+  let app: TestApp;
+  beforeAll(async () => {
+    app = await startApp(resources, store, { cookie: { maxAge: HOUR }, rolling: true });
+  });
+  afterEach(() => expect(app.errors).toEqual([]));
+
+  it('sends the cookie again on an unmodified request and extends the stored session', async () => {
+    const browser = app.client();
+    const { body } = await browser.post('/count');
+    await admin.pexpire(keyOf(body.id), 60_000);
+    const response = await fetch(`${app.url}/session`, { headers: { cookie: browser.cookieHeader } });
+    expect(response.status).toBe(200);
+    const [setCookie] = response.headers.getSetCookie();
+    expect(setCookie).toContain(`connect.sid=${browser.cookie('connect.sid')}`);
+    const expires = Date.parse(/Expires=([^;]+)/.exec(setCookie)![1]);
+    expect(Math.abs(expires - (Date.now() + HOUR))).toBeLessThan(TOLERANCE);
+    expect(await admin.pttl(keyOf(body.id))).toBeGreaterThan(HOUR - TOLERANCE);
+    expect((await response.json()).session.count).toBe(1);
+  });
+});
+
+describe('a browser-session cookie changed by "remember me", without a data change', () => {
+  let app: TestApp;
+  beforeAll(async () => {
+    app = await startApp(resources, store); // no maxAge: the store's lifetime applies
+  });
+  afterEach(() => expect(app.errors).toEqual([]));
+
+  it('persists the new cookie and lifetime, and publishes nothing', async () => {
+    const browser = app.client();
+    const { body } = await browser.post('/set', { user: 'ada' });
+    const key = keyOf(body.id);
+    const ttl = await admin.pttl(key);
+    expect(ttl).toBeGreaterThan(2 * HOUR - TOLERANCE);
+    expect(ttl).toBeLessThanOrEqual(2 * HOUR);
+    const messages = await subscribe(resources, redis, key);
+
+    const remembered = await browser.post('/remember', { maxAge: 30 * DAY });
+    expect(remembered.status).toBe(200);
+    expect(await admin.pttl(key)).toBeGreaterThan(30 * DAY - TOLERANCE);
+    expect(JSON.parse((await hashOf(admin, key)).cookie)).toMatchObject({ m: 30 * DAY });
+
+    // The next request loads the new cookie, and its read keeps the 30-day lifetime.
+    const next = await browser.get('/session');
+    expect(next.body.session.cookie.originalMaxAge).toBe(30 * DAY);
+    expect(Math.abs(Date.parse(next.body.session.cookie.expires) - (Date.now() + 30 * DAY))).toBeLessThan(TOLERANCE);
+    expect(await admin.pttl(key)).toBeGreaterThan(30 * DAY - TOLERANCE);
+
+    // The cookie is never published: the first message is the data change that follows.
+    await browser.post('/set', { user: 'grace' });
+    await messages.waitFor(1);
+    expect(messages.parsed()).toEqual([{ format: 1, event: 'change', version: 2, set: { user: 'grace' }, unset: [] }]);
+  });
+});
