@@ -1,0 +1,169 @@
+/**
+ * The change messages, as a raw ioredis subscriber of `live_session:<sid>` sees them.
+ * This file uses the default prefix, `live_session:`.
+ */
+import { startRedis, type TestRedis } from '@live-session/test-support';
+import type { Redis } from 'ioredis';
+import { LiveSessionStore, parseMessage } from '../src';
+import { cookieJson, Resources, startApp, subscribe, type TestApp } from './helpers';
+
+const HOUR = 60 * 60 * 1000;
+
+let redis: TestRedis;
+const resources = new Resources();
+let admin: Redis;
+let store: LiveSessionStore;
+let app: TestApp;
+let resaveApp: TestApp;
+let nextSid = '';
+
+beforeAll(async () => {
+  redis = await startRedis();
+  resources.add(redis, (r) => r.close());
+  admin = resources.redis(redis);
+  store = new LiveSessionStore({ client: resources.redis(redis) });
+  const options = { cookie: { maxAge: HOUR }, genid: () => nextSid };
+  app = await startApp(resources, store, options);
+  resaveApp = await startApp(resources, store, { ...options, resave: true });
+});
+afterAll(() => resources.closeAll());
+afterEach(() => {
+  expect(app.errors).toEqual([]);
+  expect(resaveApp.errors).toEqual([]);
+});
+
+let counter = 0;
+const freshSid = () => (nextSid = `msg-${++counter}-${process.pid}`);
+
+describe('change messages', () => {
+  it('publishes exactly one message per change, in version order, and none for unchanged saves, touches or cookie changes', async () => {
+    const sid = freshSid();
+    const channel = `live_session:${sid}`;
+    const messages = await subscribe(resources, redis, channel);
+    const browser = app.client();
+    const resaveBrowser = browser.forOrigin(resaveApp.url); // the same cookie jar
+
+    // Change 1: the session is created with two keys (the cookie is never published).
+    expect((await browser.post('/set', { count: 1, flash: 'hi' })).body.id).toBe(sid);
+    // No change: an unmodified request (touch path), and a resave of unchanged data.
+    await browser.get('/session');
+    await resaveBrowser.get('/session');
+    await browser.post('/set', { count: 1 });
+    // Change 2 and 3 through requests: a new value, then a removed key.
+    await browser.post('/count');
+    await browser.post('/unset/flash');
+    // No change: a touch from outside, a cookie-only change.
+    await store.touch(sid, { cookie: cookieJson(HOUR), count: 2 } as never);
+    await browser.post('/remember', { maxAge: 2 * HOUR });
+    // Changes 4 to 6 through the direct API; "$v" is an application key, published under its own name.
+    await store.putSession(sid, 'cart', [1]);
+    await store.updateSession<number[]>(sid, 'cart', (cart = []) => [...cart, 2]);
+    await store.putSession(sid, '$v', 'not the version');
+    await store.deleteSessionKey(sid, 'cart');
+    // No change: a putSession of the value already stored.
+    await store.putSession(sid, 'count', 2);
+    // Change 8: a set with no request behind it replaces the whole session.
+    await store.set(sid, { cookie: cookieJson(HOUR), count: 3 } as never);
+    // Destroyed by a logout.
+    await browser.post('/logout');
+
+    const expected = [
+      { format: 1, event: 'change', version: 1, set: { count: 1, flash: 'hi' }, unset: [] },
+      { format: 1, event: 'change', version: 2, set: { count: 2 }, unset: [] },
+      { format: 1, event: 'change', version: 3, set: {}, unset: ['flash'] },
+      { format: 1, event: 'change', version: 4, set: { cart: [1] }, unset: [] },
+      { format: 1, event: 'change', version: 5, set: { cart: [1, 2] }, unset: [] },
+      { format: 1, event: 'change', version: 6, set: { $v: 'not the version' }, unset: [] },
+      { format: 1, event: 'change', version: 7, set: {}, unset: ['cart'] },
+      { format: 1, event: 'change', version: 8, set: { count: 3 }, unset: ['$v'] },
+      { format: 1, event: 'destroy', version: 9 },
+    ];
+    await messages.waitFor(expected.length);
+    expect(messages.parsed()).toEqual(expected);
+    // Nothing else is pending: a marker published now is the next message.
+    await admin.publish(channel, 'marker');
+    await messages.waitFor(expected.length + 1);
+    expect(messages.messages.slice(expected.length)).toEqual(['marker']);
+  });
+
+  it('gives the version of the last change with the session state', async () => {
+    const sid = freshSid();
+    const messages = await subscribe(resources, redis, `live_session:${sid}`);
+    await store.set(sid, { cookie: cookieJson(HOUR), a: 1 } as never);
+    const state = await store.putSessionState(sid, 'b', 2);
+    await messages.waitFor(2);
+    expect(state.version).toBe(2);
+    expect(messages.parsed().map((m) => m.version)).toEqual([1, 2]);
+    expect((await store.getSessionState(sid))?.version).toBe(2);
+  });
+
+  it('publishes a destroy message for each session removed by clear, and by a set with a past expiry', async () => {
+    const [a, b] = [freshSid(), freshSid()];
+    const [ma, mb] = [await subscribe(resources, redis, `live_session:${a}`), await subscribe(resources, redis, `live_session:${b}`)];
+    await store.set(a, { cookie: cookieJson(HOUR), n: 1 } as never);
+    await store.set(b, { cookie: cookieJson(HOUR), n: 1 } as never);
+    await store.set(b, { cookie: { ...cookieJson(HOUR), expires: new Date(Date.now() - 1000).toISOString() }, n: 2 } as never);
+    await store.clear();
+    await ma.waitFor(2);
+    await mb.waitFor(2);
+    expect(ma.parsed()).toEqual([
+      { format: 1, event: 'change', version: 1, set: { n: 1 }, unset: [] },
+      { format: 1, event: 'destroy', version: 2 },
+    ]);
+    expect(mb.parsed()).toEqual([
+      { format: 1, event: 'change', version: 1, set: { n: 1 }, unset: [] },
+      { format: 1, event: 'destroy', version: 2 },
+    ]);
+  });
+
+  it('publishes nothing for writes that find no session', async () => {
+    const sid = freshSid();
+    const channel = `live_session:${sid}`;
+    const messages = await subscribe(resources, redis, channel);
+    await expect(store.putSession(sid, 'a', 1)).rejects.toMatchObject({ code: 'ERR_LIVE_SESSION_NOT_FOUND' });
+    await store.touch(sid, { cookie: cookieJson(HOUR) } as never);
+    await store.destroy(sid);
+    await admin.publish(channel, 'marker');
+    await messages.waitFor(1);
+    expect(messages.messages).toEqual(['marker']);
+  });
+});
+
+describe('parseMessage', () => {
+  it('accepts the messages the store publishes', async () => {
+    const sid = freshSid();
+    const messages = await subscribe(resources, redis, `live_session:${sid}`);
+    await store.set(sid, { cookie: cookieJson(HOUR), a: { deep: [1, 'x', null] }, b: true } as never);
+    await store.deleteSessionKey(sid, 'b');
+    await store.destroy(sid);
+    await messages.waitFor(3);
+    expect(messages.messages.map((raw) => parseMessage(raw))).toEqual([
+      { event: 'change', version: 1, set: { a: { deep: [1, 'x', null] }, b: true }, unset: [] },
+      { event: 'change', version: 2, set: {}, unset: ['b'] },
+      { event: 'destroy', version: 3 },
+    ]);
+    expect(parseMessage(Buffer.from(messages.messages[2]))).toEqual({ event: 'destroy', version: 3 });
+  });
+
+  it.each([
+    ['not JSON', '{"format":1,'],
+    ['empty', ''],
+    ['a JSON string', '"change"'],
+    ['a number', '42'],
+    ['null', 'null'],
+    ['an array', '[1]'],
+    ['another format', '{"format":2,"event":"destroy","version":1}'],
+    ['no format', '{"event":"destroy","version":1}'],
+    ['no version', '{"format":1,"event":"destroy"}'],
+    ['a fractional version', '{"format":1,"event":"destroy","version":1.5}'],
+    ['a string version', '{"format":1,"event":"destroy","version":"1"}'],
+    ['an unknown event', '{"format":1,"event":"expire","version":1}'],
+    ['a change without set', '{"format":1,"event":"change","version":1,"unset":[]}'],
+    ['a change whose set is an array', '{"format":1,"event":"change","version":1,"set":[],"unset":[]}'],
+    ['a change whose set is null', '{"format":1,"event":"change","version":1,"set":null,"unset":[]}'],
+    ['a change without unset', '{"format":1,"event":"change","version":1,"set":{}}'],
+    ['a change whose unset holds a number', '{"format":1,"event":"change","version":1,"set":{},"unset":[1]}'],
+  ])('rejects %s', (_what, raw) => {
+    expect(parseMessage(raw)).toBeNull();
+  });
+});
