@@ -1,0 +1,85 @@
+/** The two stores under test, built the same way on the same ioredis, and the session data both get. */
+import { LiveSessionStore } from '@live-session/core';
+import { RedisStore } from 'connect-redis';
+import session from 'express-session';
+import { Redis } from 'ioredis';
+import { randomBytes } from 'node:crypto';
+
+export const OURS = 'live-session';
+export const CONNECT_REDIS = 'connect-redis';
+export type StoreName = typeof OURS | typeof CONNECT_REDIS;
+
+export const DAY = 24 * 60 * 60 * 1000;
+
+export function createStore(name: StoreName, client: Redis, prefix: string): session.Store {
+  return name === OURS ? new LiveSessionStore({ client, prefix }) : new RedisStore({ client, prefix });
+}
+
+export function newClient(url: string): Redis {
+  return new Redis(url, { lazyConnect: false, maxRetriesPerRequest: 1 });
+}
+
+/** A cookie as express-session creates it for `cookie: { maxAge: DAY }`. */
+export function newCookie(): session.Cookie {
+  // The typings hide Cookie's constructor; express-session calls it with the cookie options.
+  const Cookie = session.Cookie as unknown as new (options: session.CookieOptions) => session.Cookie;
+  return new Cookie({ maxAge: DAY });
+}
+
+/** The small session of issue 5: cookie + user + a 3-item cart. */
+export function smallSession(i: number): Record<string, unknown> {
+  return { cookie: newCookie(), user: { id: 1000 + i, name: 'Ada Lovelace' }, cart: [101, 202, 303] };
+}
+
+/** A 20-key session: the cookie and 19 application keys of the kinds apps keep (ids, flags, short strings, small objects). */
+export function twentyKeySession(i: number): Record<string, unknown> {
+  return {
+    cookie: newCookie(),
+    user: { id: 1000 + i, name: 'Ada Lovelace' },
+    cart: [101, 202, 303],
+    csrfSecret: 'dBb1X5e9yWQfZt7kV3mL0pRs',
+    locale: 'en-GB',
+    timezone: 'Europe/London',
+    theme: 'dark',
+    returnTo: '/account/orders?page=2',
+    lastSeen: 1767225600000 + i,
+    visits: 17,
+    isAdmin: false,
+    flash: { info: ['Saved'] },
+    currency: 'GBP',
+    searchHistory: ['lamp', 'desk', 'chair'],
+    abTests: { checkout: 'B', banner: 'A' },
+    consent: { analytics: true, ads: false },
+    orgId: 'org_8f2a91',
+    plan: 'pro',
+    wishlist: [11, 12],
+    referrer: 'newsletter-2026-01',
+  };
+}
+
+/**
+ * What express-session does with a loaded session before the app sees it, and at the end of an
+ * unmodified request: createSession(req, data) (req carries the sid), then the cookie's touch().
+ */
+export function loadAsExpressSession(store: session.Store, sid: string, data: session.SessionData): session.Session & Record<string, unknown> {
+  const req = { sessionID: sid } as unknown as Parameters<session.Store['createSession']>[0];
+  store.createSession(req, data);
+  const loaded = (req as unknown as { session: session.Session & Record<string, unknown> }).session;
+  return loaded;
+}
+
+/** Populates `count` sessions in the store, 200 at a time. */
+export async function populate(store: session.Store, sids: string[], make: (i: number) => Record<string, unknown>): Promise<void> {
+  for (let start = 0; start < sids.length; start += 200) {
+    await Promise.all(sids.slice(start, start + 200).map((sid, j) => promisify<void>((cb) => store.set(sid, make(start + j) as unknown as session.SessionData, cb))));
+  }
+}
+
+export function promisify<T>(call: (cb: (err: unknown, value?: T) => void) => void): Promise<T> {
+  return new Promise<T>((resolve, reject) => call((err, value) => (err ? reject(err) : resolve(value as T))));
+}
+
+/** Session ids as express-session makes them (24 random bytes, base64url: 32 characters). */
+export function sids(count: number): string[] {
+  return Array.from({ length: count }, () => randomBytes(24).toString('base64url'));
+}
