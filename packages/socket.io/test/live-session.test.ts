@@ -1,0 +1,159 @@
+/**
+ * One app server in this process, to reach inside it: maybeSubscribe's no-op cases, messages
+ * out of order or malformed, and subscriptions that follow the rooms.
+ */
+import type { AddressInfo } from 'node:net';
+import { startRedis, type TestRedis, waitFor } from '@live-session/test-support';
+import { CookieClient } from '@live-session/test-support';
+import Redis from 'ioredis';
+import type { Socket } from 'socket.io';
+import type { LiveSession, LiveSessionStore } from '../src';
+import { RecordingSocket } from './helpers';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { createApp } = require('./fixtures/app') as {
+  createApp(options: { redisUrl: string }): {
+    server: import('node:http').Server;
+    io: import('socket.io').Server;
+    live: LiveSession;
+    store: LiveSessionStore;
+    close(): Promise<void>;
+  };
+};
+
+let redis: TestRedis;
+let publisher: Redis;
+let app: ReturnType<typeof createApp>;
+let url: string;
+const serverSockets: Socket[] = [];
+
+beforeAll(async () => {
+  redis = await startRedis();
+  publisher = new Redis(redis.url);
+  app = createApp({ redisUrl: redis.url });
+  app.io.on('connection', (socket) => serverSockets.push(socket));
+  await new Promise<void>((resolve) => app.server.listen(0, '127.0.0.1', resolve));
+  url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+});
+
+afterAll(async () => {
+  await app?.close();
+  publisher?.disconnect();
+  await redis?.close();
+});
+
+async function loggedIn(user: string) {
+  const client = new CookieClient(url);
+  await client.post('/login', { user });
+  const socket = await RecordingSocket.open(url, client.cookieHeader);
+  await socket.until((s) => s.user === user);
+  const serverSocket = await waitFor(() => serverSockets.find((s) => s.data.session?.user === user));
+  const sid = serverSocket.request.session.id;
+  return { client, socket, serverSocket, sid, channel: app.store.keyOf(sid) };
+}
+
+test('maybeSubscribe is a no-op that never throws on anything but a connected socket with a session id', async () => {
+  const { socket, serverSocket } = await loggedIn('noop');
+  const live = app.live;
+  const cases: [unknown, unknown][] = [
+    [undefined, undefined],
+    [null, { id: 'x' }],
+    [{}, { id: 'x' }],
+    ['socket', 'session'],
+    [serverSocket, {}],
+    [serverSocket, { id: '' }],
+    [serverSocket, { id: 42 }],
+    [serverSocket, { id: 'not-its-own-session' }],
+  ];
+  for (const [target, session] of cases) {
+    await expect(live.maybeSubscribe(target as Socket, session)).resolves.toBe(false);
+  }
+  // Its own session (the default, as express-session put it on the handshake request): fine.
+  await expect(live.maybeSubscribe(serverSocket)).resolves.toBe(true);
+  await expect(live.maybeSubscribe(serverSocket, null)).resolves.toBe(true);
+
+  socket.close();
+  await waitFor(() => serverSocket.disconnected);
+  await expect(live.maybeSubscribe(serverSocket)).resolves.toBe(false);
+  expect(live.sessionOf(serverSocket)).toBeNull();
+});
+
+test('a session the store does not have (a handshake without login) is not followed', async () => {
+  const anonymous = await RecordingSocket.open(url, undefined);
+  try {
+    const serverSocket = await waitFor(() => serverSockets.find((s) => s.handshake.headers.cookie === undefined && s.connected));
+    expect(app.live.sessionOf(serverSocket)).toBeNull();
+    expect(app.live.channels).not.toContain(app.store.keyOf(serverSocket.request.session.id));
+    expect(anonymous.updates).toEqual([]);
+  } finally {
+    anonymous.close();
+  }
+});
+
+test('a gap in versions reloads the session instead of applying a message out of order', async () => {
+  const { client, socket, serverSocket, sid, channel } = await loggedIn('gap');
+  try {
+    const { version } = (await app.store.getSessionState(sid))!;
+    // A message from the future (as if the ones between were missed): its content must not be
+    // applied; the session is read again instead.
+    await publisher.publish(channel, JSON.stringify({ format: 1, event: 'change', version: version + 5, set: { injected: true }, unset: [] }));
+    // A stale message (an old version) is ignored as well.
+    await publisher.publish(channel, JSON.stringify({ format: 1, event: 'change', version: 1, set: { stale: true }, unset: [] }));
+    // Malformed messages are dropped without harm.
+    await publisher.publish(channel, 'not json');
+    await publisher.publish(channel, JSON.stringify({ format: 99, event: 'change', version: version + 1, set: {}, unset: [] }));
+
+    await client.post('/set', { key: 'cart', value: ['real'] });
+    await socket.until((s) => JSON.stringify(s.cart) === '["real"]');
+    const view = app.live.sessionOf(serverSocket)!;
+    expect(view).not.toHaveProperty('injected');
+    expect(view).not.toHaveProperty('stale');
+    const stored = (await app.store.getSessionState(sid))!;
+    const { cookie: _cookie, ...data } = stored.session as unknown as Record<string, unknown>;
+    expect(view).toEqual(data);
+    expect(socket.updates.some((update) => 'injected' in update || 'stale' in update)).toBe(false);
+  } finally {
+    socket.close();
+  }
+});
+
+test('the process subscribes when the first socket of a session joins and unsubscribes after the last leaves', async () => {
+  const first = await loggedIn('rooms');
+  const second = await RecordingSocket.open(url, first.client.cookieHeader);
+  await second.until((s) => s.user === 'rooms');
+  const numsub = async () => Number((await publisher.pubsub('NUMSUB', first.channel))[1]);
+
+  expect(await numsub()).toBe(1); // one subscriber connection for both sockets
+  expect(app.live.channels.filter((c) => c === first.channel)).toHaveLength(1);
+  first.socket.close();
+  await waitFor(() => first.serverSocket.disconnected);
+  expect(await numsub()).toBe(1);
+  second.close();
+  await waitFor(async () => (await numsub()) === 0, { what: 'the channel to be unsubscribed' });
+  expect(app.live.channels).not.toContain(first.channel);
+});
+
+test('putSession through a socket updates that socket view before it resolves, and handlers that throw are contained', async () => {
+  const { socket, serverSocket, sid } = await loggedIn('put');
+  const errors: Error[] = [];
+  const onError = (err: Error) => errors.push(err);
+  const throwing = () => {
+    throw new Error('handler bug');
+  };
+  app.live.on('error', onError);
+  app.live.on('update', throwing);
+  try {
+    const updated = await app.live.putSession(serverSocket, 'theme', 'dark');
+    expect(updated).toMatchObject({ user: 'put', theme: 'dark' });
+    expect(serverSocket.data.session).toMatchObject({ theme: 'dark' });
+    await socket.until((s) => s.theme === 'dark');
+    expect(errors.map((e) => e.message)).toContain('handler bug');
+    // The session form: any object with the id.
+    await app.live.updateSession({ id: sid }, 'count', (n: number | undefined) => (n ?? 0) + 1);
+    await socket.until((s) => s.count === 1);
+  } finally {
+    app.live.off('update', throwing);
+    app.live.off('error', onError);
+    socket.close();
+  }
+});
