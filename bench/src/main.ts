@@ -8,7 +8,7 @@ import { Redis } from 'ioredis';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
-import { fanout } from './fanout';
+import { fanout, fanoutServers } from './fanout';
 import { http } from './http';
 import { lostUpdates } from './lost-updates';
 import { memory } from './memory';
@@ -16,7 +16,7 @@ import { median } from './stats';
 import { storeCycle } from './store-cycle';
 import type { Benchmark, Case, Context } from './types';
 
-const ALL: Benchmark[] = [storeCycle, http, memory, lostUpdates, fanout];
+const ALL: Benchmark[] = [storeCycle, http, memory, lostUpdates, fanout, fanoutServers];
 
 interface Args {
   quick: boolean;
