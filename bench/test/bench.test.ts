@@ -1,0 +1,77 @@
+/**
+ * Smoke test: runs every benchmark with --quick (a moment each) so they keep working. No timing
+ * assertions: only that every case ran every variant and produced finite positive figures.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const EXPECTED_CASES = [
+  'store-cycle/read-mostly',
+  'store-cycle/write',
+  'http/read-mostly',
+  'http/write',
+  'memory/small',
+  'memory/20-keys',
+  'lost-updates',
+  'fanout/sequential',
+  'fanout/20-writers',
+  'fanout-4/redis-messages',
+];
+
+interface Output {
+  quick: boolean;
+  rounds: number;
+  machine: { cores: number; node: string; redis: string };
+  results: {
+    id: string;
+    ours: string;
+    anchors: string[];
+    metrics: { key: string; values: Record<string, { median: number; rounds: number[] }>; ratios: Record<string, number> }[];
+    targets: { met: boolean; ratio: number }[];
+  }[];
+  skipped: { name: string }[];
+}
+
+test('every benchmark runs with --quick and reports finite positive figures', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'live-session-bench-'));
+  const out = join(dir, 'results.json');
+  try {
+    const { code, output } = await new Promise<{ code: number | null; output: string }>((resolve) => {
+      const child = spawn(process.execPath, ['-r', require.resolve('ts-node/register/transpile-only'), join(__dirname, '..', 'src', 'main.ts'), '--quick', '--out', out], {
+        cwd: join(__dirname, '..'),
+        env: { ...process.env, TS_NODE_PROJECT: join(__dirname, '..', 'tsconfig.json') },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let output = '';
+      child.stdout.on('data', (chunk) => (output += chunk));
+      child.stderr.on('data', (chunk) => (output += chunk));
+      child.on('exit', (code) => resolve({ code, output }));
+    });
+    if (code !== 0) throw new Error(`bench --quick exited with ${code}:\n${output}`);
+    expect(output).toContain('| benchmark | metric | ours |');
+
+    const result = JSON.parse(readFileSync(out, 'utf8')) as Output;
+    expect(result.quick).toBe(true);
+    expect(result.skipped).toEqual([]);
+    expect(result.machine.cores).toBeGreaterThan(0);
+    expect(result.results.map((r) => r.id)).toEqual(EXPECTED_CASES);
+    for (const r of result.results) {
+      expect(r.anchors.length).toBeGreaterThan(0);
+      for (const metric of r.metrics) {
+        for (const variant of [r.ours, ...r.anchors]) {
+          const { median, rounds } = metric.values[variant];
+          expect(rounds).toHaveLength(result.rounds);
+          for (const value of [median, ...rounds]) {
+            if (!(Number.isFinite(value) && value > 0)) throw new Error(`${r.id} ${metric.key} ${variant}: ${value}`);
+          }
+        }
+        for (const ratio of Object.values(metric.ratios)) expect(Number.isFinite(ratio) && ratio > 0).toBe(true);
+      }
+      for (const target of r.targets) expect(typeof target.met).toBe('boolean');
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}, 120_000);
