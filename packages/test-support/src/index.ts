@@ -1,4 +1,7 @@
-export { startRedis, ping, type TestRedis } from './redis';
+export { startRedis, type TestRedis } from './redis';
+export { ping } from './ping';
+export { startCluster, type StartClusterOptions, type TestCluster, type ClusterNode } from './cluster';
+export { startSentinel, type StartSentinelOptions, type TestSentinel, type Address } from './sentinel';
 export { freePort } from './ports';
 export { waitFor } from './wait';
 export { CookieClient } from './http';

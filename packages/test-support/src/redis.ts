@@ -5,13 +5,12 @@
  *   3. else a Redis 7 container through testcontainers, when a Docker engine answers.
  * Fault tests ask for `{ restartable: true }`: always a private server they may stop and start.
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './ports';
-import { waitFor } from './wait';
+import { redisProcess } from './redis-process';
 
 export interface TestRedis {
   url: string;
@@ -57,30 +56,13 @@ async function privateServer(persistent: boolean): Promise<TestRedis> {
   const host = '127.0.0.1';
   const dir = mkdtempSync(join(tmpdir(), 'live-session-redis-'));
   const persistence = persistent ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no'];
-  let child: ChildProcess | undefined;
-  const start = async () => {
-    child = spawn('redis-server', ['--port', String(port), '--bind', host, '--save', '', ...persistence, '--dir', dir], {
-      stdio: 'ignore',
-    });
-    const exited = new Promise<never>((_, reject) => child!.once('exit', (code) => reject(new Error(`redis-server exited with ${code} on port ${port}`))));
-    exited.catch(() => undefined);
-    await Promise.race([waitFor(() => ping(host, port), { what: `redis-server on port ${port}` }), exited]);
-  };
-  const stop = async () => {
-    const running = child;
-    child = undefined;
-    if (!running || running.exitCode !== null) return;
-    await new Promise<void>((resolve) => {
-      running.once('exit', () => resolve());
-      running.kill('SIGKILL');
-    });
-  };
+  const server = redisProcess({ host, port, args: ['--save', '', ...persistence, '--dir', dir] });
   const close = async () => {
-    await stop();
+    await server.stop();
     rmSync(dir, { recursive: true, force: true });
   };
-  await start();
-  return { url: `redis://${host}:${port}`, host, port, restartable: true, start, stop, close };
+  await server.start();
+  return { url: `redis://${host}:${port}`, host, port, restartable: true, start: () => server.start(), stop: () => server.stop(), close };
 }
 
 async function container(): Promise<TestRedis> {
@@ -100,19 +82,4 @@ async function container(): Promise<TestRedis> {
   const port = started.getMappedPort(6379);
   const refuse = () => Promise.reject(new Error('a container Redis is not restarted by the tests'));
   return { url: `redis://${host}:${port}`, host, port, restartable: false, stop: refuse, start: refuse, close: async () => void (await started.stop()) };
-}
-
-/** True once the server answers PING. */
-export function ping(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = createConnection({ host, port });
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(1000, () => done(false));
-    socket.on('error', () => done(false));
-    socket.on('connect', () => socket.write('PING\r\n'));
-    socket.on('data', (data) => done(data.toString().startsWith('+PONG')));
-  });
 }
