@@ -94,17 +94,19 @@ export class ChannelSubscriber {
     }
   }
 
+  /**
+   * On every (re)connection: subscribe to each wanted channel Redis does not have (all of them
+   * after a reconnect, since a new connection has none; those that failed before the first one,
+   * e.g. with `enableOfflineQueue: false`), then report them: their messages may have been lost.
+   */
   private onReady(): void {
-    if (!this.connectedOnce) {
-      this.connectedOnce = true;
-      return;
-    }
-    // A new connection has no subscriptions: subscribe to every wanted channel again, then report.
-    this.active.clear();
-    const channels = [...this.wanted];
-    debug('reconnected: resubscribing %d channels', channels.length);
-    void Promise.all(channels.map((channel) => this.sync(channel))).then(() => {
-      if (!this.closed) this.events.resubscribed(channels.filter((channel) => this.active.has(channel)));
+    if (this.connectedOnce) this.active.clear();
+    this.connectedOnce = true;
+    const missing = [...this.wanted].filter((channel) => !this.active.has(channel));
+    if (missing.length === 0) return;
+    debug('(re)connected: subscribing %d channels', missing.length);
+    void Promise.all(missing.map((channel) => this.sync(channel))).then(() => {
+      if (!this.closed) this.events.resubscribed(missing.filter((channel) => this.active.has(channel)));
     });
   }
 }
