@@ -153,7 +153,7 @@ export class LiveSessionStore extends session.Store {
       for (const key of keys) (pipeline as unknown as ScriptCommands).liveSessionGet(key, this.options.lifetime);
       const results = (await this.call('get', () => pipeline.exec())) ?? [];
       replies = results.map(([err, reply]) => {
-        if (err) throw err;
+        if (err) throw redisError('get', err);
         return reply;
       });
     }
@@ -349,7 +349,7 @@ export class LiveSessionStore extends session.Store {
     keys.forEach((key, i) => {
       const [hashErr, hash] = replies[2 * i];
       const [, pttl] = replies[2 * i + 1];
-      if (hashErr) throw hashErr;
+      if (hashErr) throw redisError('all', hashErr);
       const flat = Object.entries(hash as Record<string, string>).flat();
       if (flat.length === 0) return; // expired between SCAN and read
       const sid = key.slice(this.options.prefix.length);
@@ -364,7 +364,7 @@ export class LiveSessionStore extends session.Store {
     for (const key of keys) (pipeline as unknown as ScriptCommands).liveSessionDestroy(key, this.options.publish);
     const replies = (await this.call('clear', () => pipeline.exec())) ?? [];
     const failed = replies.find(([err]) => err);
-    if (failed) throw failed[0];
+    if (failed) throw redisError('clear', failed[0]);
   }
 
   /** Every key under the prefix that holds a hash, from every master of a Cluster. */
@@ -414,11 +414,18 @@ export class LiveSessionStore extends session.Store {
         },
         (err: unknown) => {
           clearTimeout(timer);
-          reject(err);
+          reject(redisError(what, err));
         },
       );
     });
   }
+}
+
+/** The store rejects with LiveSessionError only: an ioredis error becomes its `cause`. */
+function redisError(what: string, err: unknown): LiveSessionError {
+  if (err instanceof LiveSessionError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  return new LiveSessionError('ERR_LIVE_SESSION_REDIS', `Redis failed "${what}": ${message}`, { cause: err });
 }
 
 function toState(loaded: LoadedSession): SessionState {
