@@ -151,7 +151,7 @@ describe('rolling: true', () => {
     const expires = Date.parse(/Expires=([^;]+)/.exec(setCookie)![1]);
     expect(Math.abs(expires - (Date.now() + HOUR))).toBeLessThan(TOLERANCE);
     expect(await admin.pttl(keyOf(body.id))).toBeGreaterThan(HOUR - TOLERANCE);
-    expect((await response.json()).session.count).toBe(1);
+    expect(((await response.json()) as { session: { count: number } }).session.count).toBe(1);
   });
 });
 
