@@ -86,6 +86,20 @@ describe('change messages', () => {
     expect(messages.messages.slice(expected.length)).toEqual(['marker']);
   });
 
+  it('publishes key names that JSON must escape as valid JSON, under the same names', async () => {
+    const sid = freshSid();
+    const messages = await subscribe(resources, redis, `live_session:${sid}`);
+    const keys = ['quo"te', 'back\\slash', 'slash/', 'tab\tnew\nline', 'ünïcødé ✓', 'line\u2028sep', '$$dollars', ''];
+    await store.set(sid, { cookie: cookieJson(HOUR) } as never);
+    for (const key of keys) await store.putSession(sid, key, key);
+    await store.deleteSessionKey(sid, 'quo"te');
+    await messages.waitFor(keys.length + 1);
+    const parsed = messages.messages.map((raw) => parseMessage(raw));
+    expect(parsed.slice(0, keys.length).map((m) => m?.event === 'change' && m.set)).toEqual(keys.map((key) => ({ [key]: key })));
+    expect(parsed[keys.length]).toMatchObject({ event: 'change', unset: ['quo"te'] });
+    expect(Object.keys((await store.getSession(sid)) as object).sort()).toEqual(['cookie', ...keys.slice(1)].sort());
+  });
+
   it('gives the version of the last change with the session state', async () => {
     const sid = freshSid();
     const messages = await subscribe(resources, redis, `live_session:${sid}`);
