@@ -3,7 +3,8 @@
  * only what a request changed, and publishing every change on the session's channel.
  */
 import session from 'express-session';
-import type { Cluster } from 'ioredis';
+import type { ChainableCommander, Cluster, Redis } from 'ioredis';
+import { once } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import { type Callback, withCallback } from './callback';
 import { cookieExpiry, encodeCookie } from './cookie';
@@ -342,10 +343,7 @@ export class LiveSessionStore extends session.Store {
   private async readAll(): Promise<Record<string, SessionData>> {
     const keys = await this.scanKeys();
     const result: Record<string, SessionData> = {};
-    // One key per command: safe across the slots of a Cluster.
-    const pipeline = this.client.pipeline();
-    for (const key of keys) pipeline.hgetall(key).pttl(key);
-    const replies = (await this.call('all', () => pipeline.exec())) ?? [];
+    const replies = await this.call('all', () => this.pipelinePerKey(keys, (pipeline, key) => pipeline.hgetall(key).pttl(key)));
     keys.forEach((key, i) => {
       const [hashErr, hash] = replies[2 * i];
       const [, pttl] = replies[2 * i + 1];
@@ -360,20 +358,37 @@ export class LiveSessionStore extends session.Store {
 
   private async removeAll(): Promise<void> {
     const keys = await this.scanKeys();
-    const pipeline = this.client.pipeline();
-    for (const key of keys) (pipeline as unknown as ScriptCommands).liveSessionDestroy(key, this.options.publish);
-    const replies = (await this.call('clear', () => pipeline.exec())) ?? [];
+    const replies = await this.call('clear', () =>
+      this.pipelinePerKey(keys, (pipeline, key) => (pipeline as unknown as ScriptCommands).liveSessionDestroy(key, this.options.publish)),
+    );
     const failed = replies.find(([err]) => err);
     if (failed) throw redisError('clear', failed[0]);
+  }
+
+  /**
+   * Sends `queue`'s commands for every key and returns the replies in order, as `pipeline.exec()`
+   * does: one pipeline on a standalone Redis; on a Cluster, whose pipelines cannot span slots, one
+   * pipeline per key (each naming only that key), all sent at once.
+   */
+  private async pipelinePerKey(keys: string[], queue: (pipeline: ChainableCommander, key: string) => unknown): Promise<[Error | null, unknown][]> {
+    const batches = this.client.isCluster ? keys.map((key) => [key]) : [keys];
+    const replies = await Promise.all(
+      batches.map((batch) => {
+        const pipeline = this.client.pipeline();
+        for (const key of batch) queue(pipeline, key);
+        return pipeline.exec();
+      }),
+    );
+    return replies.flatMap((reply) => reply ?? []);
   }
 
   /** Every key under the prefix that holds a hash, from every master of a Cluster. */
   private async scanKeys(): Promise<string[]> {
     const match = `${escapeGlob(this.options.prefix)}*`;
-    const nodes = this.client.isCluster ? (this.client as Cluster).nodes('master') : [this.client as Exclude<RedisClient, Cluster>];
     const keys = new Set<string>();
-    await this.call('scan', () =>
-      Promise.all(
+    await this.call('scan', async () => {
+      const nodes = this.client.isCluster ? await mastersOf(this.client as Cluster) : [this.client as Exclude<RedisClient, Cluster>];
+      await Promise.all(
         nodes.map(
           (node) =>
             new Promise<void>((resolve, reject) => {
@@ -384,8 +399,8 @@ export class LiveSessionStore extends session.Store {
                 .on('end', resolve);
             }),
         ),
-      ),
-    );
+      );
+    });
     return [...keys];
   }
 
@@ -426,6 +441,12 @@ function redisError(what: string, err: unknown): LiveSessionError {
   if (err instanceof LiveSessionError) return err;
   const message = err instanceof Error ? err.message : String(err);
   return new LiveSessionError('ERR_LIVE_SESSION_REDIS', `Redis failed "${what}": ${message}`, { cause: err });
+}
+
+/** The masters of a Cluster; before it is ready (slots unknown) ioredis lists none, so wait for that. */
+async function mastersOf(cluster: Cluster): Promise<Redis[]> {
+  if (cluster.status !== 'ready') await once(cluster, 'ready');
+  return cluster.nodes('master');
 }
 
 function toState(loaded: LoadedSession): SessionState {

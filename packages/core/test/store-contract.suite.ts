@@ -1,17 +1,29 @@
 /**
- * The Store contract, as a suite fed by a factory so the same tests can run against a standalone
- * Redis (store-contract.test.ts) and, later, a Redis Cluster. Every command the suite sends itself
- * names one key, so it also works through an ioredis Cluster.
+ * The Store contract, as a suite fed by a factory so the same tests run against a standalone
+ * Redis (store-contract.test.ts) and a Redis Cluster (store-contract.cluster.test.ts). Every
+ * command the suite sends itself names one key, so it also works through an ioredis Cluster.
  */
+import { waitFor } from '@live-session/test-support';
 import type { Redis } from 'ioredis';
 import { LiveSessionStore, type RedisClient } from '../src';
 import { cookieJson, expressCookie, hashOf } from './helpers';
+
+/** A connection receiving the store's change messages, as a consumer would subscribe. */
+export interface ContractSubscriber {
+  /** SUBSCRIBE (or SSUBSCRIBE, for sharded pub/sub) to one channel; resolves once Redis confirmed. */
+  subscribe(channel: string): Promise<unknown>;
+  close(): void;
+}
 
 export interface ContractTarget {
   /** The ioredis client (Redis or Cluster) the store and the suite use. */
   client: RedisClient;
   /** What the factory started; closed after the suite. */
   redis: { close(): Promise<void> };
+  /** Opens a subscriber that calls `onMessage` for every message on its channels. */
+  subscriber(onMessage: (channel: string, message: string) => void): Promise<ContractSubscriber>;
+  /** Where a key lives ("host:port" of its master) and how many masters there are: a Cluster only. */
+  shards?: { count: number; of(key: string): Promise<string> };
 }
 
 type Dict = Record<string, unknown>;
@@ -275,6 +287,40 @@ export function storeContractSuite(name: string, factory: () => Promise<Contract
         await store.clear();
         expect(await store.length()).toBe(0);
         await expectDecoysIntact();
+      });
+    });
+
+    describe('change messages', () => {
+      it('publishes every change and destroy on the channel named like the key, for sessions on every shard', async () => {
+        const received = new Map<string, string[]>();
+        const subscriber = await target.subscriber((channel, message) => received.set(channel, [...(received.get(channel) ?? []), message]));
+        try {
+          const sids = Array.from({ length: 12 }, () => newSid());
+          if (target.shards) {
+            // On a Cluster the sids must land on every master, or this proves nothing.
+            const shards = new Set(await Promise.all(sids.map((sid) => target.shards!.of(keyOf(sid)))));
+            expect(shards.size).toBe(target.shards.count);
+          }
+          for (const sid of sids) await subscriber.subscribe(keyOf(sid));
+          for (const sid of sids) {
+            await store.set(sid, { cookie: cookieJson(HOUR), n: 1 } as never);
+            await store.putSession(sid, 'cart', [sid]);
+            await store.destroy(sid);
+          }
+          await waitFor(() => sids.every((sid) => (received.get(keyOf(sid)) ?? []).length >= 3), { what: 'three messages on every channel' });
+          for (const sid of sids) {
+            expect({ sid, messages: received.get(keyOf(sid))!.map((m) => JSON.parse(m) as Dict) }).toEqual({
+              sid,
+              messages: [
+                { format: 1, event: 'change', version: 1, set: { n: 1 }, unset: [] },
+                { format: 1, event: 'change', version: 2, set: { cart: [sid] }, unset: [] },
+                { format: 1, event: 'destroy', version: 3 },
+              ],
+            });
+          }
+        } finally {
+          subscriber.close();
+        }
       });
     });
 

@@ -14,5 +14,11 @@ storeContractSuite('standalone Redis', async () => {
         await redis.close();
       },
     },
+    // The default publish command on a standalone Redis is PUBLISH: a consumer SUBSCRIBEs.
+    subscriber: async (onMessage) => {
+      const subscriber = client.duplicate();
+      subscriber.on('message', onMessage);
+      return { subscribe: (channel) => subscriber.subscribe(channel), close: () => subscriber.disconnect() };
+    },
   };
 });
