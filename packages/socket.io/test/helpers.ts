@@ -9,10 +9,15 @@ export interface AppServer extends ChildServer {
   url: string;
 }
 
-export async function startServers(count: number, redisUrl: string): Promise<AppServer[]> {
+/**
+ * Starts `count` app servers (A, B, ...) as child processes. `redis`: a Redis URL, or the
+ * environment that tells fixtures/server.js how to reach Redis (REDIS_CLUSTER_NODES, REDIS_SENTINELS).
+ */
+export async function startServers(count: number, redis: string | Record<string, string>): Promise<AppServer[]> {
+  const env = typeof redis === 'string' ? { REDIS_URL: redis } : redis;
   return Promise.all(
     Array.from({ length: count }, async (_, i) => {
-      const child = await startChild(SERVER_SCRIPT, { REDIS_URL: redisUrl, NAME: String.fromCharCode(65 + i) });
+      const child = await startChild(SERVER_SCRIPT, { ...env, NAME: String.fromCharCode(65 + i) });
       return Object.assign(child, { url: `http://127.0.0.1:${child.info.port as number}` });
     }),
   );

@@ -1,132 +1,24 @@
 /**
- * Two app servers in separate processes sharing one Redis; real socket.io-client connections
- * carrying the cookie of a real express-session login over HTTP.
+ * The multi-server scenarios (multi-server.suite.ts) against one standalone Redis: the store
+ * publishes with PUBLISH and each app server SUBSCRIBEs.
  */
-import { startRedis, type TestRedis, waitFor } from '@live-session/test-support';
+import { startRedis } from '@live-session/test-support';
 import Redis from 'ioredis';
-import { type AppServer, login, RecordingSocket, startServers } from './helpers';
+import { multiServerSuite } from './multi-server.suite';
 
-let redis: TestRedis;
-let redisClient: Redis;
-let A: AppServer;
-let B: AppServer;
-const sockets: RecordingSocket[] = [];
-
-async function open(server: AppServer, cookie: string | undefined, options = {}): Promise<RecordingSocket> {
-  const socket = await RecordingSocket.open(server.url, cookie, options);
-  sockets.push(socket);
-  return socket;
-}
-
-beforeAll(async () => {
-  redis = await startRedis();
-  redisClient = new Redis(redis.url);
-  [A, B] = await startServers(2, redis.url);
-});
-
-afterEach(() => {
-  for (const socket of sockets.splice(0)) socket.close();
-});
-
-afterAll(async () => {
-  await Promise.all([A?.stop(), B?.stop()]);
-  redisClient?.disconnect();
-  await redis?.close();
-});
-
-test('an HTTP write on server A reaches a socket on server B, and its server-side handler', async () => {
-  const alice = await login(A, 'alice');
-  const socket = await open(B, alice.cookieHeader);
-  await socket.until((s) => s.user === 'alice', 'the initial session');
-
-  await alice.post('/set', { key: 'cart', value: [1] });
-
-  await socket.until((s) => JSON.stringify(s.cart) === '[1]', 'the cart written on A');
-  await waitFor(() => socket.handlerCalls.find((call) => 'cart' in call.change.set));
-  const call = socket.handlerCalls.find((c) => 'cart' in c.change.set)!;
-  expect(call.server).toBe('B');
-  expect(call.change).toEqual({ version: expect.any(Number), set: { cart: [1] }, unset: [] });
-  // The secret (a CSRF token, say) is in the session but the app did not expose it.
-  expect(socket.updates.every((update) => !('secret' in update))).toBe(true);
-  expect(socket.updates.every((update) => !('cookie' in update))).toBe(true);
-});
-
-test('a socket write on server B is seen by the next HTTP request on server A', async () => {
-  const bob = await login(A, 'bob');
-  const socket = await open(B, bob.cookieHeader);
-  await socket.until((s) => s.user === 'bob');
-
-  expect(await socket.emit('put', { key: 'theme', value: 'dark' })).toEqual({ ok: true });
-
-  const { body } = await bob.get('/session');
-  expect(body.data).toMatchObject({ user: 'bob', theme: 'dark' });
-  await socket.until((s) => s.theme === 'dark', 'its own write echoed to the socket');
-});
-
-test('concurrent atomic appends from sockets on both servers all survive', async () => {
-  const carol = await login(A, 'carol');
-  const onA = await open(A, carol.cookieHeader);
-  const onB = await open(B, carol.cookieHeader);
-  await Promise.all([onA.until((s) => s.user === 'carol'), onB.until((s) => s.user === 'carol')]);
-
-  const acks = await Promise.all(
-    Array.from({ length: 40 }, (_, i) => (i % 2 ? onA : onB).emit('append', { key: 'cart', item: i })),
-  );
-
-  expect(acks.every((ack) => (ack as { ok: boolean }).ok)).toBe(true);
-  const { body } = await carol.get('/session');
-  expect([...body.data.cart].sort((x: number, y: number) => x - y)).toEqual(Array.from({ length: 40 }, (_, i) => i));
-  for (const socket of [onA, onB]) await socket.until((s) => (s.cart as number[] | undefined)?.length === 40, 'all 40 items');
-});
-
-test('a destroy (logout) on server A reaches the sockets of that session on both servers', async () => {
-  const dave = await login(A, 'dave');
-  const onA = await open(A, dave.cookieHeader);
-  const onB = await open(B, dave.cookieHeader);
-  const handlerDestroys: string[] = [];
-  for (const s of [onA, onB]) s.socket.on('test:handler-destroy', ({ server }) => handlerDestroys.push(server));
-  await Promise.all([onA.until((s) => s.user === 'dave'), onB.until((s) => s.user === 'dave')]);
-
-  await dave.post('/logout');
-
-  await waitFor(() => onA.destroys === 1 && onB.destroys === 1, { what: 'the destroy event on both servers' });
-  await waitFor(() => handlerDestroys.length === 2);
-  expect(handlerDestroys.sort()).toEqual(['A', 'B']);
-  expect(await onB.emit('whoami')).toEqual({ user: null });
-});
-
-test('a regenerate (login again) does not carry old sockets over to the new session', async () => {
-  const erin = await login(A, 'erin');
-  const old = await open(B, erin.cookieHeader);
-  await old.until((s) => s.user === 'erin');
-
-  await erin.post('/login', { user: 'erin-again' }); // regenerate: a new id, the old one destroyed
-  await waitFor(() => old.destroys === 1, { what: 'the old socket to get the destroy' });
-
-  // A socket of the new session on the same server: once it has the next change, the old one
-  // would have it too if it were still subscribed.
-  const fresh = await open(B, erin.cookieHeader);
-  await fresh.until((s) => s.user === 'erin-again');
-  const updatesBefore = old.updates.length;
-  await erin.post('/set', { key: 'cart', value: ['new'] });
-  await fresh.until((s) => JSON.stringify(s.cart) === '["new"]');
-  expect(old.updates.length).toBe(updatesBefore);
-  expect(old.updates.some((update) => update.user === 'erin-again')).toBe(false);
-  expect(await old.emit('whoami')).toEqual({ user: null });
-});
-
-test('no leaks: once every socket has left, no server is subscribed to any session channel', async () => {
-  const frank = await login(A, 'frank');
-  const socketsOfFrank = await Promise.all([open(A, frank.cookieHeader), open(B, frank.cookieHeader), open(B, frank.cookieHeader)]);
-  await Promise.all(socketsOfFrank.map((s) => s.until((v) => v.user === 'frank')));
-  const channels = await redisClient.pubsub('CHANNELS', 'live_session:*');
-  expect(channels.length).toBeGreaterThan(0);
-
-  for (const socket of sockets.splice(0)) socket.close();
-
-  await waitFor(async () => (await redisClient.pubsub('CHANNELS', 'live_session:*')).length === 0, { what: 'every channel to be unsubscribed' });
-  for (const server of [A, B]) {
-    const response = await fetch(`${server.url}/debug/channels`);
-    expect(await response.json()).toEqual({ channels: [] });
-  }
+multiServerSuite('standalone Redis', async () => {
+  const redis = await startRedis();
+  const client = new Redis(redis.url);
+  return {
+    env: { REDIS_URL: redis.url },
+    kind: 'classic',
+    channels: async () => ({
+      classic: (await client.pubsub('CHANNELS', 'live_session:*')) as string[],
+      sharded: (await client.call('PUBSUB', 'SHARDCHANNELS', 'live_session:*')) as string[],
+    }),
+    close: async () => {
+      client.disconnect();
+      await redis.close();
+    },
+  };
 });
