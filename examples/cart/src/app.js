@@ -1,0 +1,131 @@
+// The cart demo app: express 5 + express-session + socket.io, with the session stored by
+// @live-session/core (one Redis hash per session, every change published) and followed live by
+// @live-session/socket.io (each socket in its session's room, on whichever server it is).
+const http = require('node:http');
+const path = require('node:path');
+const express = require('express');
+const session = require('express-session');
+const { Server } = require('socket.io');
+const Redis = require('ioredis').default;
+const { LiveSessionStore } = require('@live-session/core');
+const { createLiveSession } = require('@live-session/socket.io');
+const { productOf, addItem, removeItem } = require('./catalog');
+const { page } = require('./views');
+
+const COOKIE = 'cart.sid';
+
+/**
+ * @param {object} options
+ * @param {string} options.redisUrl  the Redis every server of the demo shares
+ * @param {string} options.name      this server's name, shown on the page ("A", "B")
+ * @param {string} options.secret    the cookie-signing secret: the same on every server
+ * @param {number[]} [options.peerPorts] the other servers' ports, linked from the page
+ */
+function createApp({ redisUrl, name, secret, peerPorts = [] }) {
+  const client = new Redis(redisUrl, { maxRetriesPerRequest: 2 });
+  client.on('error', (err) => console.error(`[${name}] redis: ${err.message}`));
+  const store = new LiveSessionStore({ client });
+  const sessionMiddleware = session({
+    name: COOKIE,
+    store,
+    secret,
+    resave: false,
+    saveUninitialized: false,
+    cookie: { httpOnly: true, sameSite: 'lax' },
+  });
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.use('/static', express.static(path.join(__dirname, '..', 'public'), { maxAge: 0 }));
+  app.use(express.urlencoded({ extended: false, limit: '4kb' }));
+  app.use(sessionMiddleware);
+
+  const server = http.createServer(app);
+  const serverInfo = () => ({ name, port: server.address()?.port });
+
+  app.get('/', (req, res) => {
+    // Store the session on the first visit, so that its socket has a session to follow at once.
+    if (!Array.isArray(req.session.cart)) req.session.cart = [];
+    const peers = peerPorts.map((port) => ({ url: `${req.protocol}://${req.hostname}:${port}/`, label: `the other server (:${port})` }));
+    const error = req.query.error === 'name' ? 'Type a name (1 to 40 characters) to log in.' : undefined;
+    res.type('html').send(page({ server: serverInfo(), user: req.session.user ?? null, cart: req.session.cart, peers, error }));
+  });
+
+  // The HTTP path: an ordinary express-session write. The store saves only the keys this request
+  // changed and publishes the change, so every socket of the session sees it.
+  app.post('/cart/add', (req, res) => {
+    const product = productOf(req.body?.product);
+    if (product) req.session.cart = addItem(req.session.cart, product.id);
+    res.redirect(303, '/');
+  });
+  app.post('/cart/remove', (req, res) => {
+    const product = productOf(req.body?.product);
+    if (product) req.session.cart = removeItem(req.session.cart, product.id);
+    res.redirect(303, '/');
+  });
+
+  app.post('/login', (req, res, next) => {
+    const user = String(req.body?.name ?? '').trim();
+    if (user.length < 1 || user.length > 40) return res.redirect(303, '/?error=name');
+    const cart = req.session.cart;
+    // A new session id at login (session-fixation protection): the old session is destroyed, and
+    // its sockets get live_session:destroy, never the logged-in session.
+    req.session.regenerate((err) => {
+      if (err) return next(err);
+      req.session.user = user;
+      req.session.cart = Array.isArray(cart) ? cart : [];
+      res.redirect(303, '/');
+    });
+  });
+  app.post('/logout', (req, res, next) => {
+    req.session.destroy((err) => {
+      if (err) return next(err);
+      res.clearCookie(COOKIE, { path: '/', httpOnly: true, sameSite: 'lax' });
+      res.redirect(303, '/');
+    });
+  });
+
+  app.get('/health', (_req, res) => res.json({ ok: true, server: serverInfo() }));
+
+  const io = new Server(server);
+  io.engine.use(sessionMiddleware); // the socket's session is the one of its signed cookie
+  const live = createLiveSession(io, {
+    store,
+    // All the browser ever sees of the session. Anything else in it stays on the server.
+    expose: (s) => ({ user: s.user ?? null, cart: Array.isArray(s.cart) ? s.cart : [] }),
+  });
+  live.on('error', (err) => console.error(`[${name}] live-session: ${err.message}`));
+  io.use(live.middleware);
+
+  io.on('connection', (socket) => {
+    socket.emit('cart:hello', { server: serverInfo(), following: live.sessionOf(socket) !== null });
+    // The live path: atomic read-modify-write of the cart key (two tabs adding at once both count),
+    // where the original read the cart from the socket's assigns and wrote it back.
+    const write = (change) => async (message, ack) => {
+      const reply = typeof ack === 'function' ? ack : () => {};
+      const product = productOf(message?.product);
+      if (!product) return reply({ ok: false, error: 'unknown product' });
+      if (live.sessionOf(socket) === null) return reply({ ok: false, error: 'no-session' });
+      try {
+        await live.updateSession(socket, 'cart', (cart) => change(cart, product.id));
+        reply({ ok: true, server: name });
+      } catch (err) {
+        reply({ ok: false, error: err.code === 'ERR_LIVE_SESSION_NOT_FOUND' ? 'no-session' : 'failed' });
+      }
+    };
+    socket.on('cart:add', write(addItem));
+    socket.on('cart:remove', write(removeItem));
+  });
+
+  async function close() {
+    const closed = new Promise((resolve) => io.close(() => resolve())); // also closes the HTTP server
+    server.closeAllConnections(); // idle keep-alive connections of browsers
+    await closed;
+    await live.close();
+    await client.quit().catch(() => client.disconnect());
+  }
+
+  return { app, server, io, live, store, client, close };
+}
+
+module.exports = { createApp, COOKIE };

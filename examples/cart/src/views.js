@@ -1,0 +1,75 @@
+// The page, rendered on the server: it works without JavaScript (every write is a form POST);
+// public/cart.js then keeps the account and cart panels live.
+const { escapeHtml, money, writeForm, renderAccount, renderCart } = require('../public/render');
+const { PRODUCTS } = require('./catalog');
+
+function page({ server, user, cart, peers, error }) {
+  const boot = { server, products: PRODUCTS };
+  const peerLinks = peers
+    .map((p) => `<a class="peer" href="${escapeHtml(p.url)}" data-testid="peer">open ${escapeHtml(p.label)} →</a>`)
+    .join(' ');
+  const products = PRODUCTS.map(
+    (p) => `
+        <li class="product">
+          <span class="swatch" style="background:${escapeHtml(p.color)}">${escapeHtml(p.name[0])}</span>
+          <div class="about">
+            <h3>${escapeHtml(p.name)}</h3>
+            <p>${escapeHtml(p.blurb)}</p>
+          </div>
+          <span class="price">${money(p.price)}</span>
+          ${writeForm('add', p.id, 'Add to cart')}
+        </li>`,
+  ).join('');
+  return `<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <meta name="viewport" content="width=device-width, initial-scale=1">
+  <title>Cart · server ${escapeHtml(server.name)} (:${server.port}) · live-session</title>
+  <link rel="stylesheet" href="/static/style.css">
+</head>
+<body data-live="off" data-server="${escapeHtml(server.name)}">
+  <header class="top">
+    <div class="brand"><strong>live-session</strong> cart demo</div>
+    <div class="servers">
+      <span class="badge server" data-testid="rendered-by">page from server ${escapeHtml(server.name)} · :${server.port}</span>
+      <span class="badge status" id="live-status" data-testid="live-status">no live connection</span>
+      ${peerLinks}
+    </div>
+  </header>
+  ${error ? `<p class="notice error" role="alert">${escapeHtml(error)}</p>` : ''}
+  <p class="notice" id="notice" role="status" hidden></p>
+  <main class="grid">
+    <section class="panel products">
+      <h2>Products</h2>
+      <fieldset class="mode" id="mode" disabled>
+        <legend>Write the session through</legend>
+        <label><input type="radio" name="mode" value="form" checked data-testid="mode-form"> an HTTP form POST <small>(req.session, then a redirect)</small></label>
+        <label><input type="radio" name="mode" value="live" data-testid="mode-live"> a live socket event <small>(live.updateSession, atomic)</small></label>
+      </fieldset>
+      <ul class="catalog">${products}
+      </ul>
+    </section>
+    <div class="side">
+      <section class="panel account" id="account">${renderAccount(user)}</section>
+      <section class="panel cart" id="cart">${renderCart(cart, PRODUCTS)}</section>
+      <section class="panel log">
+        <h2>Live events</h2>
+        <ol id="log" data-testid="log"><li class="muted">none yet</li></ol>
+      </section>
+    </div>
+  </main>
+  <footer>
+    Open the other server in another tab: the same cookie, the same session, the same cart.
+    Changes made by either server, through HTTP or the socket, show up everywhere within a moment.
+  </footer>
+  <script id="boot" type="application/json">${JSON.stringify(boot).replace(/</g, '\\u003c')}</script>
+  <script src="/socket.io/socket.io.js"></script>
+  <script src="/static/render.js"></script>
+  <script src="/static/cart.js"></script>
+</body>
+</html>
+`;
+}
+
+module.exports = { page };
