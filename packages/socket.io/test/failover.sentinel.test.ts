@@ -1,0 +1,18 @@
+/** The master of a Sentinel deployment (one replica, three sentinels) killed during live traffic (failover.suite.ts). */
+import { type Address, startSentinel, waitFor } from '@live-session/test-support';
+import { failoverSuite } from './failover.suite';
+
+failoverSuite('Sentinel, one master and one replica', async () => {
+  const sentinel = await startSentinel();
+  let killed: Address | undefined;
+  return {
+    env: { REDIS_SENTINELS: sentinel.sentinels.map(({ host, port }) => `${host}:${port}`).join(','), REDIS_SENTINEL_NAME: sentinel.name },
+    killMasterOf: async () => {
+      killed = await sentinel.killMaster();
+    },
+    failedOver: async () => {
+      await waitFor(async () => (await sentinel.master()).port !== killed!.port, { timeout: 20_000, interval: 100, what: 'the sentinels to promote the replica' });
+    },
+    close: () => sentinel.close(),
+  };
+});
