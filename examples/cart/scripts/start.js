@@ -68,6 +68,7 @@ async function redis() {
   const port = await freePort();
   const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
     stdio: ['ignore', 'ignore', 'inherit'],
+    detached: true, // its own process group: Ctrl-C reaches this script, which stops it last
   });
   watch('redis', child);
   const deadline = Date.now() + 10_000;
@@ -92,6 +93,7 @@ function startServer(name, port, peerPort, redisUrl) {
   const child = spawn(process.execPath, [SERVER], {
     env: { ...process.env, REDIS_URL: redisUrl, PORT: String(port), SERVER_NAME: name, PEER_PORTS: String(peerPort) },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true, // its own process group: Ctrl-C reaches this script, which stops the servers first
   });
   watch(`server ${name}`, child);
   const prefix = (stream, out) => {
@@ -136,6 +138,12 @@ function stop(code = 0) {
       process.exit(code);
     });
 }
+
+// Last resort (an unexpected crash of this script): nothing it started may outlive it.
+process.on('exit', () => {
+  for (const { child } of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+});
+process.on('uncaughtException', (err) => fail(err.stack || err.message));
 
 process.on('SIGINT', () => {
   if (!stopping) console.log('\nstopping…');

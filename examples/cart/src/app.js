@@ -23,7 +23,7 @@ const COOKIE = 'cart.sid';
  */
 function createApp({ redisUrl, name, secret, peerPorts = [] }) {
   const client = new Redis(redisUrl, { maxRetriesPerRequest: 2 });
-  client.on('error', (err) => console.error(`[${name}] redis: ${err.message}`));
+  client.on('error', (err) => console.error(`redis: ${err.message}`));
   const store = new LiveSessionStore({ client });
   const sessionMiddleware = session({
     name: COOKIE,
@@ -94,7 +94,7 @@ function createApp({ redisUrl, name, secret, peerPorts = [] }) {
     // All the browser ever sees of the session. Anything else in it stays on the server.
     expose: (s) => ({ user: s.user ?? null, cart: Array.isArray(s.cart) ? s.cart : [] }),
   });
-  live.on('error', (err) => console.error(`[${name}] live-session: ${err.message}`));
+  live.on('error', (err) => console.error(`live-session: ${err.message}`));
   io.use(live.middleware);
 
   io.on('connection', (socket) => {

@@ -13,7 +13,7 @@ const peerPorts = (process.env.PEER_PORTS || '').split(',').map(Number).filter((
 const { server, close } = createApp({ redisUrl: process.env.REDIS_URL || 'redis://127.0.0.1:6379', name, secret, peerPorts });
 
 server.on('error', (err) => {
-  console.error(`[${name}] cannot listen on port ${port}: ${err.message}`);
+  console.error(`cannot listen on port ${port}: ${err.message}`);
   process.exit(1);
 });
 server.listen(port, process.env.HOST || undefined, () => {
