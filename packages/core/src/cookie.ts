@@ -75,6 +75,25 @@ export function decodeCookie(stored: string, expiresAt: number | null): Record<s
   return cookie;
 }
 
+/**
+ * Two stored cookies that are the same except for at most `tolerance` ms of `originalMaxAge` (`m`).
+ * express-session re-derives originalMaxAge from the clock on every request (expires - Date.now(),
+ * read a moment after expires was set), so on a busy machine it comes out a few ms shorter each time:
+ * that is not a change worth a round trip.
+ */
+export function sameCookieWithin(stored: string | undefined, encoded: string, tolerance: number): boolean {
+  if (stored === undefined) return false;
+  try {
+    const a: unknown = JSON.parse(stored);
+    const b: unknown = JSON.parse(encoded);
+    if (!isRecord(a) || !isRecord(b) || typeof a.m !== 'number' || typeof b.m !== 'number') return false;
+    if (Math.abs(a.m - b.m) > tolerance) return false;
+    return JSON.stringify({ ...a, m: 0 }) === JSON.stringify({ ...b, m: 0 });
+  } catch {
+    return false;
+  }
+}
+
 function isCompactable(cookie: Record<string, unknown>): boolean {
   if (!Object.keys(cookie).every((name) => COMPACT_KEYS.has(name))) return false;
   const { expires } = cookie;

@@ -7,7 +7,7 @@ import type { ChainableCommander, Cluster, Redis } from 'ioredis';
 import { once } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import { type Callback, withCallback } from './callback';
-import { cookieExpiry, encodeCookie } from './cookie';
+import { cookieExpiry, encodeCookie, sameCookieWithin } from './cookie';
 import { LiveSessionError } from './errors';
 import {
   COOKIE_FIELD,
@@ -271,7 +271,8 @@ export class LiveSessionStore extends session.Store {
     const req = requestOf(data);
     const snapshot = req && this.requests.get(req);
     if (snapshot?.sid === sid) {
-      const sameCookie = sameStoredValue(snapshot.fields.get(COOKIE_FIELD), cookie);
+      const stored = snapshot.fields.get(COOKIE_FIELD);
+      const sameCookie = sameStoredValue(stored, cookie) || sameCookieWithin(stored, cookie, this.options.touchGrace);
       const target = expiryTime(expiry);
       // This request's get already refreshed the lifetime: touching again would only cost a round trip.
       if (sameCookie && snapshot.expiresAt !== null && Math.abs(target - snapshot.expiresAt) <= this.options.touchGrace) return;
