@@ -1,21 +1,24 @@
 -- Writes a change to one session atomically, then publishes it on the channel named like the key.
 -- KEYS[1]: the session key (and channel).
 -- ARGV: mode ('patch': the session must exist; 'replace': the given fields become the whole session),
---       expiry kind ('at': PEXPIREAT ms, 'in': PEXPIRE ms, 'auto': from the stored cookie, ms = lifetime),
+--       expiry kind ('at': PEXPIREAT ms, 'in': PEXPIRE ms, 'keep': by the stored '$t' field, if any),
 --       expiry ms, max bytes (0: no limit), return the session ('1'/'0'), publish command,
 --       now ms, expected field ('' for none), its expected value ('' when it must be absent),
 --       number of fields to set, number of fields to delete, then field/value pairs, then field names.
 -- Field names: an application key starting with '$' is stored as '$' .. key; every other field
--- starting with '$' is metadata ('$v' version, '$c' creation time in ms).
--- Returns { 'ok', version, pttl, field1, value1, ... }, { 'gone' }, { 'conflict' } or { 'too_large', bytes }.
+-- starting with '$' is metadata ('$v' version, '$c' creation time in ms, '$t' refresh interval).
+-- Only application fields other than 'cookie' are published, and only they move the version.
+-- Returns { 'ok', version [, pttl, { field1, value1, ... }] }, { 'gone' }, { 'conflict' } or { 'too_large', bytes }.
 local key = KEYS[1]
-local mode, expiry_kind, expiry_ms = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local mode, expiry_kind, expiry_ms = ARGV[1], ARGV[2], ARGV[3]
 local max_bytes, want_session, publish = tonumber(ARGV[4]), ARGV[5] == '1', ARGV[6]
 local now, expect_field, expect_value = ARGV[7], ARGV[8], ARGV[9]
 local n_set, n_del = tonumber(ARGV[10]), tonumber(ARGV[11])
 local first_del = 12 + 2 * n_set
 
-local exists = redis.call('EXISTS', key) == 1
+-- Every session has '$v': reading it tells whether the session exists.
+local stored_version = redis.call('HGET', key, '$v')
+local exists = stored_version ~= false
 if mode == 'patch' and not exists then return { 'gone' } end
 
 if expect_field ~= '' then
@@ -26,18 +29,26 @@ end
 local function is_meta(field)
   return string.byte(field, 1) == 36 and string.byte(field, 2) ~= 36 -- '$' then anything but '$'
 end
+local function published(field)
+  return field ~= 'cookie' and not is_meta(field)
+end
 local function app_key(field)
   if string.byte(field, 1) == 36 then return string.sub(field, 2) end
   return field
 end
 
+local set_fields, set_values, given = {}, {}, {}
+for i = 12, first_del - 1, 2 do
+  set_fields[#set_fields + 1] = ARGV[i]
+  set_values[#set_values + 1] = ARGV[i + 1]
+  given[ARGV[i]] = true
+end
 -- Fields to delete: those named, plus (replace) every stored application field not given.
-local new_values, deletions = {}, {}
-for i = 12, first_del - 1, 2 do new_values[ARGV[i]] = ARGV[i + 1] end
+local deletions = {}
 for i = first_del, first_del + n_del - 1 do deletions[#deletions + 1] = ARGV[i] end
 if mode == 'replace' and exists then
   for _, field in ipairs(redis.call('HKEYS', key)) do
-    if not is_meta(field) and new_values[field] == nil then deletions[#deletions + 1] = field end
+    if not is_meta(field) and not given[field] then deletions[#deletions + 1] = field end
   end
 end
 
@@ -49,40 +60,53 @@ if max_bytes > 0 then
     for i = 1, #all, 2 do stored[all[i]] = all[i + 1] end
   end
   for _, field in ipairs(deletions) do stored[field] = nil end
-  for field, value in pairs(new_values) do stored[field] = value end
+  for i, field in ipairs(set_fields) do stored[field] = set_values[i] end
   local size = 0
   for field, value in pairs(stored) do size = size + #field + #value end
   if size > max_bytes then return { 'too_large', size } end
 end
 
-local set_parts, unset_parts, changed = {}, {}, false
-for i = 12, first_del - 1, 2 do
-  local field, value = ARGV[i], ARGV[i + 1]
-  if redis.call('HGET', key, field) ~= value then
-    redis.call('HSET', key, field, value)
-    if field ~= 'cookie' then
-      set_parts[#set_parts + 1] = cjson.encode(app_key(field)) .. ':' .. value
-      changed = true
+-- Only what really differs from the stored values is written and published.
+local set_parts, unset_parts, changed, writes = {}, {}, false, {}
+if #set_fields > 0 then
+  local current = redis.call('HMGET', key, unpack(set_fields))
+  for i, field in ipairs(set_fields) do
+    if current[i] ~= set_values[i] then
+      writes[#writes + 1] = field
+      writes[#writes + 1] = set_values[i]
+      if published(field) then
+        set_parts[#set_parts + 1] = cjson.encode(app_key(field)) .. ':' .. set_values[i]
+        changed = true
+      end
     end
   end
 end
 for _, field in ipairs(deletions) do
-  if redis.call('HDEL', key, field) == 1 and field ~= 'cookie' then
+  if redis.call('HDEL', key, field) == 1 and published(field) then
     unset_parts[#unset_parts + 1] = cjson.encode(app_key(field))
     changed = true
   end
 end
 
-if not exists then redis.call('HSET', key, '$v', 0, '$c', now) end
-local version = tonumber(redis.call('HGET', key, '$v') or 0)
-if changed then version = redis.call('HINCRBY', key, '$v', 1) end
+local version = tonumber(stored_version) or 0
+if changed then version = version + 1 end
+if changed or not exists then
+  writes[#writes + 1] = '$v'
+  writes[#writes + 1] = version
+end
+if not exists then
+  writes[#writes + 1] = '$c'
+  writes[#writes + 1] = now
+end
+if #writes > 0 then redis.call('HSET', key, unpack(writes)) end
 
 if expiry_kind == 'at' then
   redis.call('PEXPIREAT', key, expiry_ms)
 elseif expiry_kind == 'in' then
   redis.call('PEXPIRE', key, expiry_ms)
 else
-  refresh_expiry(key, redis.call('HGET', key, 'cookie') or nil, expiry_ms)
+  local refresh = redis.call('HGET', key, '$t')
+  if refresh then redis.call('PEXPIRE', key, refresh) end
 end
 
 -- Published last: subscribers receive it after the script ends, so a reader that gets the message
@@ -92,8 +116,5 @@ if changed then
     ',"set":{' .. table.concat(set_parts, ',') .. '},"unset":[' .. table.concat(unset_parts, ',') .. ']}')
 end
 
-local reply = { 'ok', version, redis.call('PTTL', key) }
-if want_session then
-  for _, item in ipairs(redis.call('HGETALL', key)) do reply[#reply + 1] = item end
-end
-return reply
+if want_session then return { 'ok', version, redis.call('PTTL', key), redis.call('HGETALL', key) } end
+return { 'ok', version }

@@ -13,19 +13,18 @@
  *     d: domain, ss: sameSite, pr: priority, pt: partitioned }
  *
  * A cookie of any other shape is stored as `{ "*": cookie }`, unchanged.
- * `lua/expiry.lua` reads `m`, `e` and `*` to refresh the TTL on reads.
  */
 
-const SHORT_NAMES: Record<string, string> = {
-  originalMaxAge: 'm',
-  secure: 's',
-  domain: 'd',
-  sameSite: 'ss',
-  priority: 'pr',
-  partitioned: 'pt',
-};
-const LONG_NAMES = Object.fromEntries(Object.entries(SHORT_NAMES).map(([long, short]) => [short, long]));
-const COMPACT_KEYS = new Set([...Object.keys(SHORT_NAMES), 'expires', 'httpOnly', 'path']);
+const SHORT_NAMES = new Map([
+  ['originalMaxAge', 'm'],
+  ['secure', 's'],
+  ['domain', 'd'],
+  ['sameSite', 'ss'],
+  ['priority', 'pr'],
+  ['partitioned', 'pt'],
+]);
+const LONG_NAMES = new Map([...SHORT_NAMES].map(([long, short]) => [short, long]));
+const COMPACT_KEYS = new Set([...SHORT_NAMES.keys(), 'expires', 'httpOnly', 'path']);
 
 /** The absolute expiry (ms since the epoch) a cookie asks for, or null when it has none. */
 export function cookieExpiry(cookie: unknown): number | null {
@@ -39,13 +38,25 @@ export function cookieExpiry(cookie: unknown): number | null {
   return null;
 }
 
+/**
+ * How often a read should push the session's expiry forward, in ms, or null when the cookie fixes
+ * it: a cookie with a maxAge moves by it (as express-session's touch does on every request); one
+ * without expiry lives `lifetime` after its last use. Stored in the `$t` field, read by lua/get.lua.
+ */
+export function refreshInterval(cookie: unknown, lifetime: number): number | null {
+  if (!isRecord(cookie) || cookie.expires === null || cookie.expires === undefined) return lifetime;
+  const maxAge = cookie.originalMaxAge;
+  return typeof maxAge === 'number' && maxAge > 0 ? Math.round(maxAge) : null;
+}
+
 /** Encodes a cookie (a Cookie instance or its JSON form) to the stored string. */
 export function encodeCookie(cookie: unknown): string {
-  const plain: unknown = JSON.parse(JSON.stringify(cookie ?? null));
+  const plain = toPlain(cookie);
   if (!isRecord(plain) || !isCompactable(plain)) return JSON.stringify({ '*': plain });
   const compact: Record<string, unknown> = {};
-  for (const [name, value] of Object.entries(plain)) {
-    if (name in SHORT_NAMES) compact[SHORT_NAMES[name]] = value;
+  for (const name of Object.keys(plain)) {
+    const short = SHORT_NAMES.get(name);
+    if (short !== undefined && plain[name] !== undefined) compact[short] = plain[name];
   }
   if (plain.expires === null) compact.e = null;
   if (plain.path !== '/') compact.p = plain.path ?? null;
@@ -65,8 +76,9 @@ export function decodeCookie(stored: string, expiresAt: number | null): Record<s
     return compact['*'];
   }
   const cookie: Record<string, unknown> = {};
-  for (const [name, value] of Object.entries(compact)) {
-    if (name in LONG_NAMES) cookie[LONG_NAMES[name]] = value;
+  for (const name of Object.keys(compact)) {
+    const long = LONG_NAMES.get(name);
+    if (long !== undefined) cookie[long] = compact[name];
   }
   if ('e' in compact) cookie.expires = null;
   else if (expiresAt !== null) cookie.expires = new Date(expiresAt).toISOString();
@@ -75,23 +87,35 @@ export function decodeCookie(stored: string, expiresAt: number | null): Record<s
   return cookie;
 }
 
+const ATTRIBUTES = ['secure', 'httpOnly', 'domain', 'path', 'sameSite', 'priority', 'partitioned'] as const;
+
 /**
- * Two stored cookies that are the same except for at most `tolerance` ms of `originalMaxAge` (`m`).
+ * Whether `cookie` (express-session's, at the end of a request) has the same attributes as the
+ * `loaded` one (decodeCookie's result at the start), leaving out the expiry, which the TTL holds.
  * express-session re-derives originalMaxAge from the clock on every request (expires - Date.now(),
- * read a moment after expires was set), so on a busy machine it comes out a few ms shorter each time:
- * that is not a change worth a round trip.
+ * read a moment after expires was set), so on a busy machine it comes out a few ms shorter each
+ * time: up to `tolerance` ms of it is not a change worth a write.
  */
-export function sameCookieWithin(stored: string | undefined, encoded: string, tolerance: number): boolean {
-  if (stored === undefined) return false;
-  try {
-    const a: unknown = JSON.parse(stored);
-    const b: unknown = JSON.parse(encoded);
-    if (!isRecord(a) || !isRecord(b) || typeof a.m !== 'number' || typeof b.m !== 'number') return false;
-    if (Math.abs(a.m - b.m) > tolerance) return false;
-    return JSON.stringify({ ...a, m: 0 }) === JSON.stringify({ ...b, m: 0 });
-  } catch {
-    return false;
+export function sameCookieAttributes(loaded: Record<string, unknown>, cookie: unknown, tolerance: number): boolean {
+  if (!isRecord(cookie)) return false;
+  for (const name of ATTRIBUTES) if (loaded[name] !== cookie[name]) return false;
+  const a = loaded.originalMaxAge;
+  const b = cookie.originalMaxAge;
+  if (typeof a === 'number' && typeof b === 'number') return Math.abs(a - b) <= tolerance;
+  return a === b || (a == null && b == null);
+}
+
+/** The cookie's JSON form (Date as ISO string, undefined left out), without a JSON round trip. */
+function toPlain(cookie: unknown): unknown {
+  const data = isRecord(cookie) && typeof cookie.toJSON === 'function' ? (cookie.toJSON as () => unknown)() : cookie;
+  if (!isRecord(data)) return JSON.parse(JSON.stringify(data ?? null));
+  const plain: Record<string, unknown> = {};
+  for (const name of Object.keys(data)) {
+    const value = data[name];
+    if (value instanceof Date) plain[name] = Number.isNaN(value.getTime()) ? null : value.toISOString();
+    else if (value !== undefined && typeof value !== 'function') plain[name] = typeof value === 'object' && value !== null ? JSON.parse(JSON.stringify(value)) : value;
   }
+  return plain;
 }
 
 function isCompactable(cookie: Record<string, unknown>): boolean {

@@ -8,6 +8,8 @@ import { LiveSessionError } from './errors';
 /** Metadata fields are `$` followed by anything but `$`; an application key starting with `$` gets one more. */
 export const VERSION_FIELD = '$v';
 export const CREATED_FIELD = '$c';
+/** How far a read pushes the expiry forward (ms); absent when the cookie fixes the expiry. */
+export const REFRESH_FIELD = '$t';
 export const COOKIE_FIELD = 'cookie';
 
 export function fieldOf(key: string): string {
@@ -27,8 +29,10 @@ export type SessionRecord = Record<string, unknown>;
 export interface LoadedSession {
   /** The session, with `cookie` decoded; keys such as `__proto__` are plain own properties. */
   data: SessionRecord;
-  /** The stored field values, exactly as read: what a request compares against when it saves. */
+  /** The stored application fields (cookie included), exactly as read: what a save compares against. */
   fields: Map<string, string>;
+  /** The decoded cookie, or undefined when the session has none. */
+  cookie: Record<string, unknown> | undefined;
   /** Grows by one with every published change. */
   version: number;
   /** Creation time, ms since the epoch. */
@@ -42,6 +46,7 @@ export function decodeSession(sid: string, flat: string[], pttl: number, now = D
   const expiresAt = pttl >= 0 ? now + pttl : null;
   const data: SessionRecord = {};
   const fields = new Map<string, string>();
+  let cookie: Record<string, unknown> | undefined;
   let version = 0;
   let createdAt = 0;
   for (let i = 0; i < flat.length; i += 2) {
@@ -56,18 +61,23 @@ export function decodeSession(sid: string, flat: string[], pttl: number, now = D
     fields.set(field, stored);
     let value: unknown;
     try {
-      value = field === COOKIE_FIELD ? decodeCookie(stored, expiresAt) : JSON.parse(stored);
+      value = field === COOKIE_FIELD ? (cookie = decodeCookie(stored, expiresAt)) : JSON.parse(stored);
     } catch (cause) {
-      throw new LiveSessionError(
-        'ERR_LIVE_SESSION_CORRUPT',
-        `session "${sid}": hash field "${field}" (key "${key}") does not hold valid JSON: ${(cause as Error).message}`,
-        { cause },
-      );
+      throw corruptField(sid, field, cause);
     }
-    // defineProperty, not assignment: a key named "__proto__" must stay data, never a prototype.
-    Object.defineProperty(data, key, { value, enumerable: true, writable: true, configurable: true });
+    // A key named "__proto__" must stay data, never become the prototype.
+    if (key === '__proto__') Object.defineProperty(data, key, { value, enumerable: true, writable: true, configurable: true });
+    else data[key] = value;
   }
-  return { data, fields, version, createdAt, expiresAt };
+  return { data, fields, cookie, version, createdAt, expiresAt };
+}
+
+function corruptField(sid: string, field: string, cause: unknown): LiveSessionError {
+  return new LiveSessionError(
+    'ERR_LIVE_SESSION_CORRUPT',
+    `session "${sid}": hash field "${field}" (key "${keyOf(field)}") does not hold valid JSON: ${(cause as Error).message}`,
+    { cause },
+  );
 }
 
 /**

@@ -10,10 +10,9 @@ function lua(name: string): string {
   return readFileSync(join(__dirname, '..', 'lua', `${name}.lua`), 'utf8');
 }
 
-const expiry = lua('expiry');
 const SCRIPTS = {
-  liveSessionGet: expiry + lua('get'),
-  liveSessionWrite: expiry + lua('write'),
+  liveSessionGet: lua('get'),
+  liveSessionWrite: lua('write'),
   liveSessionDestroy: lua('destroy'),
 } as const;
 
@@ -21,7 +20,7 @@ type Reply = unknown;
 
 /** The commands `defineCommand` adds, each taking the session key and then its ARGV. */
 export interface ScriptCommands {
-  liveSessionGet(key: string, lifetime: number): Promise<Reply>;
+  liveSessionGet(key: string): Promise<Reply>;
   liveSessionWrite(key: string, ...args: (string | number)[]): Promise<Reply>;
   liveSessionDestroy(key: string, publish: string): Promise<Reply>;
 }

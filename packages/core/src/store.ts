@@ -7,7 +7,7 @@ import type { ChainableCommander, Cluster, Redis } from 'ioredis';
 import { once } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import { type Callback, withCallback } from './callback';
-import { cookieExpiry, encodeCookie, sameCookieWithin } from './cookie';
+import { cookieExpiry, decodeCookie, encodeCookie, refreshInterval, sameCookieAttributes } from './cookie';
 import { LiveSessionError } from './errors';
 import {
   COOKIE_FIELD,
@@ -16,6 +16,7 @@ import {
   encodeValue,
   fieldOf,
   type LoadedSession,
+  REFRESH_FIELD,
   sameStoredValue,
   type SessionRecord,
 } from './fields';
@@ -39,11 +40,17 @@ export interface SessionState {
 interface Snapshot {
   sid: string;
   fields: Map<string, string>;
+  /** The cookie as loaded (or last written), to tell whether the request changed it. */
+  cookie: Record<string, unknown> | undefined;
   /** The expiry the load (or last write) of this request set. */
   expiresAt: number | null;
 }
 
-type Expiry = { kind: 'at' | 'in'; ms: number };
+/** PEXPIREAT ms, PEXPIRE ms, or (writes outside a request) by the stored refresh interval. */
+type CookieExpiry = { kind: 'at' | 'in'; ms: number };
+type Expiry = CookieExpiry | { kind: 'keep'; ms: 0 };
+/** The reply of lua/get.lua: [pttl, [field, value, ...]], or null. */
+type GetReply = [number, string[]] | null;
 type WriteResult = { status: 'ok'; loaded?: LoadedSession } | { status: 'gone' } | { status: 'conflict' };
 
 const MAX_SID_LENGTH = 512;
@@ -75,7 +82,7 @@ export class LiveSessionStore extends session.Store {
     return withCallback(
       this.read(sid).then((loaded) => {
         if (!loaded) return null;
-        this.loaded.set(loaded.data, { sid, fields: loaded.fields, expiresAt: loaded.expiresAt });
+        this.loaded.set(loaded.data, { sid, fields: loaded.fields, cookie: loaded.cookie, expiresAt: loaded.expiresAt });
         return asSessionData(loaded.data);
       }),
       callback,
@@ -148,10 +155,10 @@ export class LiveSessionStore extends session.Store {
     const keys = sids.map((sid) => this.keyOf(sid));
     let replies: unknown[];
     if (this.client.isCluster) {
-      replies = await this.call('get', () => Promise.all(keys.map((key) => this.scripts.liveSessionGet(key, this.options.lifetime))));
+      replies = await this.call('get', () => Promise.all(keys.map((key) => this.scripts.liveSessionGet(key))));
     } else {
       const pipeline = this.client.pipeline();
-      for (const key of keys) (pipeline as unknown as ScriptCommands).liveSessionGet(key, this.options.lifetime);
+      for (const key of keys) (pipeline as unknown as ScriptCommands).liveSessionGet(key);
       const results = (await this.call('get', () => pipeline.exec())) ?? [];
       replies = results.map(([err, reply]) => {
         if (err) throw redisError('get', err);
@@ -160,8 +167,8 @@ export class LiveSessionStore extends session.Store {
     }
     const states = new Map<string, SessionState | null>();
     sids.forEach((sid, i) => {
-      const reply = replies[i] as [number, ...string[]] | null;
-      states.set(sid, reply && toState(decodeSession(sid, reply.slice(1) as string[], reply[0])));
+      const reply = replies[i] as GetReply;
+      states.set(sid, reply && toState(decodeSession(sid, reply[1], reply[0])));
     });
     return states;
   }
@@ -226,10 +233,8 @@ export class LiveSessionStore extends session.Store {
   /** One round trip: HGETALL, refresh of the lifetime, PTTL. */
   private async read(sid: string): Promise<LoadedSession | null> {
     const key = this.keyOf(sid);
-    const reply = (await this.call('get', () => this.scripts.liveSessionGet(key, this.options.lifetime))) as [number, ...string[]] | null;
-    if (!reply) return null;
-    const [pttl, ...flat] = reply;
-    return decodeSession(sid, flat, pttl);
+    const reply = (await this.call('get', () => this.scripts.liveSessionGet(key))) as GetReply;
+    return reply && decodeSession(sid, reply[1], reply[0]);
   }
 
   private async save(sid: string, data: SessionData): Promise<void> {
@@ -240,19 +245,25 @@ export class LiveSessionStore extends session.Store {
       await this.remove(sid);
       return;
     }
+    const refresh = this.refreshFields(data.cookie);
     const req = requestOf(data);
     const snapshot = req && this.requests.get(req);
     let result: WriteResult;
     if (snapshot?.sid === sid) {
       // Only what this request changed: concurrent requests changing other keys all survive.
+      if (snapshot.cookie && this.sameCookie(snapshot.cookie, data.cookie)) fields.set(COOKIE_FIELD, snapshot.fields.get(COOKIE_FIELD)!);
       const changed = [...fields].filter(([field, stored]) => !sameStoredValue(snapshot.fields.get(field), stored));
       const removed = [...snapshot.fields.keys()].filter((field) => !fields.has(field));
-      result = await this.write(sid, 'patch', expiry, changed, removed, {});
+      result = await this.write(sid, 'patch', expiry, [...changed, ...refresh.set], [...removed, ...refresh.del], {});
       // 'gone': destroyed meanwhile (a logout elsewhere); a late save must not bring it back.
     } else {
-      result = await this.write(sid, 'replace', expiry, [...fields], [], {});
+      result = await this.write(sid, 'replace', expiry, [...fields, ...refresh.set], refresh.del, {});
     }
-    if (req && result.status === 'ok') this.requests.set(req, { sid, fields, expiresAt: expiryTime(expiry) });
+    if (req && result.status === 'ok') {
+      const expiresAt = expiryTime(expiry);
+      const cookie = fields.get(COOKIE_FIELD);
+      this.requests.set(req, { sid, fields, cookie: cookie === undefined ? undefined : decodeCookie(cookie, expiresAt), expiresAt });
+    }
   }
 
   private async refresh(sid: string, data: SessionData): Promise<void> {
@@ -262,27 +273,43 @@ export class LiveSessionStore extends session.Store {
       await this.remove(sid);
       return;
     }
+    const req = requestOf(data);
+    const snapshot = req && this.requests.get(req);
+    const loaded = snapshot?.sid === sid ? snapshot : undefined;
+    // This request's get already refreshed the lifetime: touching again would only cost a round trip.
+    if (
+      loaded?.cookie &&
+      loaded.expiresAt !== null &&
+      Math.abs(expiryTime(expiry) - loaded.expiresAt) <= this.options.touchGrace &&
+      this.sameCookie(loaded.cookie, data.cookie)
+    ) {
+      return;
+    }
     let cookie: string;
     try {
       cookie = encodeCookie(data.cookie);
     } catch (cause) {
       throw new LiveSessionError('ERR_LIVE_SESSION_UNSERIALIZABLE', `session "${sid}": its cookie cannot be stored as JSON`, { cause });
     }
-    const req = requestOf(data);
-    const snapshot = req && this.requests.get(req);
-    if (snapshot?.sid === sid) {
-      const stored = snapshot.fields.get(COOKIE_FIELD);
-      const sameCookie = sameStoredValue(stored, cookie) || sameCookieWithin(stored, cookie, this.options.touchGrace);
-      const target = expiryTime(expiry);
-      // This request's get already refreshed the lifetime: touching again would only cost a round trip.
-      if (sameCookie && snapshot.expiresAt !== null && Math.abs(target - snapshot.expiresAt) <= this.options.touchGrace) return;
-    }
     // Writes the cookie (only if it changed) and the expiry; never re-creates a destroyed session.
-    const result = await this.write(sid, 'patch', expiry, [[COOKIE_FIELD, cookie]], [], {});
-    if (snapshot?.sid === sid && result.status === 'ok') {
-      snapshot.fields.set(COOKIE_FIELD, cookie);
-      snapshot.expiresAt = expiryTime(expiry);
+    const refresh = this.refreshFields(data.cookie);
+    const result = await this.write(sid, 'patch', expiry, [[COOKIE_FIELD, cookie], ...refresh.set], refresh.del, {});
+    if (loaded && result.status === 'ok') {
+      loaded.expiresAt = expiryTime(expiry);
+      loaded.fields.set(COOKIE_FIELD, cookie);
+      loaded.cookie = decodeCookie(cookie, loaded.expiresAt);
     }
+  }
+
+  /** The cookie's attributes are unchanged (its expiry is the TTL's business). */
+  private sameCookie(loaded: Record<string, unknown>, cookie: unknown): boolean {
+    return sameCookieAttributes(loaded, cookie, this.options.touchGrace);
+  }
+
+  /** The `$t` field: how far reads push the expiry forward, or its removal when the cookie fixes it. */
+  private refreshFields(cookie: unknown): { set: [string, string][]; del: string[] } {
+    const interval = refreshInterval(cookie, this.options.lifetime);
+    return interval === null ? { set: [], del: [REFRESH_FIELD] } : { set: [[REFRESH_FIELD, String(interval)]], del: [] };
   }
 
   private async remove(sid: string): Promise<boolean> {
@@ -294,7 +321,7 @@ export class LiveSessionStore extends session.Store {
   private async write(
     sid: string,
     mode: 'patch' | 'replace',
-    expiry: Expiry | { kind: 'auto'; ms: number },
+    expiry: Expiry,
     set: [string, string][],
     del: string[],
     { wantSession = false, expect }: { wantSession?: boolean; expect?: { field: string; value: string } },
@@ -315,13 +342,10 @@ export class LiveSessionStore extends session.Store {
     ];
     for (const [field, stored] of set) args.push(field, stored);
     args.push(...del);
-    const reply = (await this.call('write', () => this.scripts.liveSessionWrite(key, ...args))) as [string, ...(string | number)[]];
+    const reply = (await this.call('write', () => this.scripts.liveSessionWrite(key, ...args))) as [string, number, number?, string[]?];
     switch (reply[0]) {
-      case 'ok': {
-        if (!wantSession) return { status: 'ok' };
-        const [, , pttl, ...flat] = reply;
-        return { status: 'ok', loaded: decodeSession(sid, flat as string[], pttl as number) };
-      }
+      case 'ok':
+        return { status: 'ok', loaded: wantSession ? decodeSession(sid, reply[3]!, reply[2]!) : undefined };
       case 'gone':
         return { status: 'gone' };
       case 'conflict':
@@ -405,14 +429,14 @@ export class LiveSessionStore extends session.Store {
     return [...keys];
   }
 
-  private expiryOf(cookie: unknown): Expiry {
+  private expiryOf(cookie: unknown): CookieExpiry {
     const at = cookieExpiry(cookie);
     return at === null ? { kind: 'in', ms: this.options.lifetime } : { kind: 'at', ms: at };
   }
 
-  /** For writes outside a request: the lifetime policy of the stored cookie. */
-  private autoExpiry() {
-    return { kind: 'auto', ms: this.options.lifetime } as const;
+  /** For writes outside a request: the lifetime policy the session's last save stored. */
+  private autoExpiry(): Expiry {
+    return { kind: 'keep', ms: 0 };
   }
 
   /** Runs one Redis operation, failing with ERR_LIVE_SESSION_TIMEOUT if Redis does not answer in time. */
@@ -459,7 +483,7 @@ function asSessionData(record: SessionRecord): SessionData {
   return record as unknown as SessionData;
 }
 
-function expiryTime(expiry: Expiry): number {
+function expiryTime(expiry: CookieExpiry): number {
   return expiry.kind === 'at' ? expiry.ms : Date.now() + expiry.ms;
 }
 
