@@ -7,7 +7,8 @@ import { startRedis, type TestRedis, waitFor } from '@live-session/test-support'
 import { CookieClient } from '@live-session/test-support';
 import Redis from 'ioredis';
 import type { Socket } from 'socket.io';
-import type { LiveSession, LiveSessionStore } from '../src';
+import type { LiveSessionStore } from '@live-session/core';
+import type { LiveSession } from '../src';
 import { RecordingSocket } from './helpers';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -42,13 +43,18 @@ afterAll(async () => {
   await redis?.close();
 });
 
+/** The id express-session gave the socket's handshake request. */
+function sessionIdOf(socket: Socket): string {
+  return (socket.request as unknown as { session: { id: string } }).session.id;
+}
+
 async function loggedIn(user: string) {
   const client = new CookieClient(url);
   await client.post('/login', { user });
   const socket = await RecordingSocket.open(url, client.cookieHeader);
   await socket.until((s) => s.user === user);
   const serverSocket = await waitFor(() => serverSockets.find((s) => s.data.session?.user === user));
-  const sid = serverSocket.request.session.id;
+  const sid = sessionIdOf(serverSocket);
   return { client, socket, serverSocket, sid, channel: app.store.keyOf(sid) };
 }
 
@@ -83,7 +89,7 @@ test('a session the store does not have (a handshake without login) is not follo
   try {
     const serverSocket = await waitFor(() => serverSockets.find((s) => s.handshake.headers.cookie === undefined && s.connected));
     expect(app.live.sessionOf(serverSocket)).toBeNull();
-    expect(app.live.channels).not.toContain(app.store.keyOf(serverSocket.request.session.id));
+    expect(app.live.channels).not.toContain(app.store.keyOf(sessionIdOf(serverSocket)));
     expect(anonymous.updates).toEqual([]);
   } finally {
     anonymous.close();

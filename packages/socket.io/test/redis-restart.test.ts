@@ -47,7 +47,7 @@ test('writes made while the subscribers are cut off reach every socket after the
   try {
     // Cut every pub/sub connection (both servers' subscribers), then write at once: the messages
     // are published while no subscriber listens.
-    await admin.client('KILL', 'TYPE', 'pubsub');
+    await admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
     await Promise.all(clients.map((client, i) => client.post('/set', { key: 'during', value: i })));
     await expectConverged(clients, sockets);
     expect(sockets.every((socket) => socket.socket.connected)).toBe(true);
