@@ -76,10 +76,10 @@ export function failoverSuite(name: string, factory: () => Promise<FailoverTarge
       const done = Promise.all(writers);
       await waitFor(() => ids.every((_, i) => attempts.filter((a) => a.session === i && a.ok).length >= 3), { what: 'traffic on every session' });
 
-      killedAt = Date.now();
-      await target.killMasterOf(`live_session:${ids[0]}`);
-      await target.failedOver();
       try {
+        killedAt = Date.now();
+        await target.killMasterOf(`live_session:${ids[0]}`);
+        await target.failedOver();
         await waitFor(() => recovered.size === SESSIONS, { timeout: 30_000, what: 'writes to succeed again on every session' });
       } finally {
         for (let i = 0; i < SESSIONS; i++) recovered.add(i); // stops any writer still going

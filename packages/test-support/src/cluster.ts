@@ -36,11 +36,17 @@ export interface TestCluster {
   nodes: ClusterNode[];
   /** `host:port,host:port,...` of every node, for a child process's environment. */
   nodeList: string;
-  /** The nodes that are masters right now and hold slots, as the live nodes see it. */
+  /**
+   * The masters that hold slots and that no node suspects, as one live node sees it right now. A node
+   * killed a moment ago is still listed until the others flag it (`cluster-node-timeout`).
+   */
   masters(): Promise<ClusterNode[]>;
   /** Kills a node with SIGKILL, as a crash would. */
   kill(node: ClusterNode): Promise<void>;
-  /** Resolves once every live node reports cluster_state:ok and a master for every slot range. */
+  /**
+   * Resolves once every live node reports cluster_state:ok and sees `masters` unsuspected masters
+   * holding slots. Right after a kill that can still be true: wait for `masters()` to change first.
+   */
   healthy(options?: { timeout?: number }): Promise<void>;
   /** Stops every node and removes their files. */
   close(): Promise<void>;
