@@ -39,6 +39,13 @@ export class ChannelSubscriber {
     });
     this.connection.on('error', (err: Error) => debug('subscriber connection error: %s', err.message));
     this.connection.on('ready', () => this.onReady());
+    // A Cluster's sharded subscribers follow slot moves (a failover) and subscribe again by
+    // themselves; messages published in between are lost, so those sessions must be read again.
+    if (client.isCluster && this.sharded) {
+      this.connection.on('subscribersReady', () => {
+        if (!this.closed && this.active.size > 0) this.events.resubscribed([...this.active]);
+      });
+    }
   }
 
   /** Wants `channel` subscribed; resolves once Redis confirmed (or it is no longer wanted). */
