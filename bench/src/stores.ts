@@ -2,7 +2,7 @@
 import { LiveSessionStore } from '@live-session/core';
 import { RedisStore } from 'connect-redis';
 import session from 'express-session';
-import { Redis } from 'ioredis';
+import { type Cluster, Redis } from 'ioredis';
 import { randomBytes } from 'node:crypto';
 
 export const OURS = 'live-session';
@@ -11,7 +11,7 @@ export type StoreName = typeof OURS | typeof CONNECT_REDIS;
 
 export const DAY = 24 * 60 * 60 * 1000;
 
-export function createStore(name: StoreName, client: Redis, prefix: string): session.Store {
+export function createStore(name: StoreName, client: Redis | Cluster, prefix: string): session.Store {
   return name === OURS ? new LiveSessionStore({ client, prefix }) : new RedisStore({ client, prefix });
 }
 
