@@ -9,6 +9,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { fanout, fanoutServers } from './fanout';
+import { fanoutCluster } from './fanout-cluster';
 import { http } from './http';
 import { lostUpdates } from './lost-updates';
 import { memory } from './memory';
@@ -16,7 +17,7 @@ import { median } from './stats';
 import { storeCycle } from './store-cycle';
 import type { Benchmark, Case, Context } from './types';
 
-const ALL: Benchmark[] = [storeCycle, http, memory, lostUpdates, fanout, fanoutServers];
+const ALL: Benchmark[] = [storeCycle, http, memory, lostUpdates, fanout, fanoutServers, fanoutCluster];
 
 interface Args {
   quick: boolean;

@@ -18,6 +18,7 @@ const EXPECTED_CASES = [
   'fanout/sequential',
   'fanout/20-writers',
   'fanout-4/redis-messages',
+  'fanout-cluster/redis-messages',
 ];
 
 interface Output {
