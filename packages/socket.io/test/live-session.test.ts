@@ -13,7 +13,7 @@ import { RecordingSocket } from './helpers';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { createApp } = require('./fixtures/app') as {
-  createApp(options: { redisUrl: string }): {
+  createApp(options: { redisUrl: string; disconnectOnDestroy?: boolean }): {
     server: import('node:http').Server;
     io: import('socket.io').Server;
     live: LiveSession;
@@ -161,5 +161,27 @@ test('putSession through a socket updates that socket view before it resolves, a
     app.live.off('update', throwing);
     app.live.off('error', onError);
     socket.close();
+  }
+});
+
+test('disconnectOnDestroy: a logout disconnects the session\'s sockets after telling them', async () => {
+  const strict = createApp({ redisUrl: redis.url, disconnectOnDestroy: true });
+  await new Promise<void>((resolve) => strict.server.listen(0, '127.0.0.1', resolve));
+  const strictUrl = `http://127.0.0.1:${(strict.server.address() as AddressInfo).port}`;
+  try {
+    const client = new CookieClient(strictUrl);
+    await client.post('/login', { user: 'strict' });
+    const socket = await RecordingSocket.open(strictUrl, client.cookieHeader);
+    await socket.until((s) => s.user === 'strict');
+    let reason: string | undefined;
+    socket.socket.on('disconnect', (why) => (reason = why));
+
+    await client.post('/logout');
+
+    await waitFor(() => reason, { what: 'the server to disconnect the socket' });
+    expect(reason).toBe('io server disconnect');
+    expect(socket.destroys).toBe(1); // the destroy event came first
+  } finally {
+    await strict.close();
   }
 });
