@@ -3,8 +3,6 @@
  * only what a request changed, and publishing every change on the session's channel.
  */
 import session from 'express-session';
-import type { ChainableCommander, Cluster, Redis } from 'ioredis';
-import { once } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import { type Callback, withCallback } from './callback';
 import { cookieExpiry, decodeCookie, encodeCookie, refreshInterval, sameCookieAttributes } from './cookie';
@@ -21,6 +19,7 @@ import {
   type SessionRecord,
 } from './fields';
 import { type LiveSessionStoreOptions, type ResolvedOptions, resolveOptions } from './options';
+import { pipelinePerKey, scanKeys } from './keyspace';
 import { defineScripts, type RedisClient, type ScriptCommands } from './scripts';
 
 type SessionData = session.SessionData;
@@ -129,7 +128,7 @@ export class LiveSessionStore extends session.Store {
 
   /** The ids of every session under the prefix (SCAN, never KEYS). */
   async ids(): Promise<string[]> {
-    const keys = await this.scanKeys();
+    const keys = await this.keys();
     return keys.map((key) => key.slice(this.options.prefix.length));
   }
 
@@ -366,9 +365,9 @@ export class LiveSessionStore extends session.Store {
   }
 
   private async readAll(): Promise<Record<string, SessionData>> {
-    const keys = await this.scanKeys();
+    const keys = await this.keys();
     const result: Record<string, SessionData> = {};
-    const replies = await this.call('all', () => this.pipelinePerKey(keys, (pipeline, key) => pipeline.hgetall(key).pttl(key)));
+    const replies = await this.call('all', () => pipelinePerKey(this.client, keys, (pipeline, key) => pipeline.hgetall(key).pttl(key)));
     keys.forEach((key, i) => {
       const [hashErr, hash] = replies[2 * i];
       const [, pttl] = replies[2 * i + 1];
@@ -382,51 +381,17 @@ export class LiveSessionStore extends session.Store {
   }
 
   private async removeAll(): Promise<void> {
-    const keys = await this.scanKeys();
+    const keys = await this.keys();
     const replies = await this.call('clear', () =>
-      this.pipelinePerKey(keys, (pipeline, key) => (pipeline as unknown as ScriptCommands).liveSessionDestroy(key, this.options.publish)),
+      pipelinePerKey(this.client, keys, (pipeline, key) => (pipeline as unknown as ScriptCommands).liveSessionDestroy(key, this.options.publish)),
     );
     const failed = replies.find(([err]) => err);
     if (failed) throw redisError('clear', failed[0]);
   }
 
-  /**
-   * Sends `queue`'s commands for every key and returns the replies in order, as `pipeline.exec()`
-   * does: one pipeline on a standalone Redis; on a Cluster, whose pipelines cannot span slots, one
-   * pipeline per key (each naming only that key), all sent at once.
-   */
-  private async pipelinePerKey(keys: string[], queue: (pipeline: ChainableCommander, key: string) => unknown): Promise<[Error | null, unknown][]> {
-    const batches = this.client.isCluster ? keys.map((key) => [key]) : [keys];
-    const replies = await Promise.all(
-      batches.map((batch) => {
-        const pipeline = this.client.pipeline();
-        for (const key of batch) queue(pipeline, key);
-        return pipeline.exec();
-      }),
-    );
-    return replies.flatMap((reply) => reply ?? []);
-  }
-
-  /** Every key under the prefix that holds a hash, from every master of a Cluster. */
-  private async scanKeys(): Promise<string[]> {
-    const match = `${escapeGlob(this.options.prefix)}*`;
-    const keys = new Set<string>();
-    await this.call('scan', async () => {
-      const nodes = this.client.isCluster ? await mastersOf(this.client as Cluster) : [this.client as Exclude<RedisClient, Cluster>];
-      await Promise.all(
-        nodes.map(
-          (node) =>
-            new Promise<void>((resolve, reject) => {
-              node
-                .scanStream({ match, count: this.options.scanCount, type: 'hash' })
-                .on('data', (batch: string[]) => batch.forEach((key) => keys.add(key)))
-                .on('error', reject)
-                .on('end', resolve);
-            }),
-        ),
-      );
-    });
-    return [...keys];
+  /** Every session key under the prefix. */
+  private keys(): Promise<string[]> {
+    return this.call('scan', () => scanKeys(this.client, this.options.prefix, this.options.scanCount));
   }
 
   private expiryOf(cookie: unknown): CookieExpiry {
@@ -466,12 +431,6 @@ function redisError(what: string, err: unknown): LiveSessionError {
   if (err instanceof LiveSessionError) return err;
   const message = err instanceof Error ? err.message : String(err);
   return new LiveSessionError('ERR_LIVE_SESSION_REDIS', `Redis failed "${what}": ${message}`, { cause: err });
-}
-
-/** The masters of a Cluster; before it is ready (slots unknown) ioredis lists none, so wait for that. */
-async function mastersOf(cluster: Cluster): Promise<Redis[]> {
-  if (cluster.status !== 'ready') await once(cluster, 'ready');
-  return cluster.nodes('master');
 }
 
 function toState(loaded: LoadedSession): SessionState {
@@ -523,8 +482,4 @@ function notFound(sid: string): LiveSessionError {
 function describe(value: unknown): string {
   if (typeof value === 'string') return value.length > 40 ? `a string of ${value.length} characters` : JSON.stringify(value);
   return value === null ? 'null' : typeof value;
-}
-
-function escapeGlob(text: string): string {
-  return text.replace(/[*?[\]\\]/g, '\\$&');
 }
