@@ -222,6 +222,7 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
           entry.gone = true;
           return;
         }
+        if (state.version < entry.version) return; // a write through this process got here first
         entry.version = state.version;
         entry.view = viewOf(state.session);
         entry.exposed = this.expose ? JSON.stringify(this.project(entry.view)) : undefined;
