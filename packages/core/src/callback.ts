@@ -2,20 +2,31 @@
 export type Callback<T> = (err: any, result?: T) => void; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 /**
- * With a callback, calls it (outside the promise chain, so a throwing callback is not swallowed)
- * and returns a promise that never rejects: express-session ignores it, and an unhandled
- * rejection would take the process down. Without one, returns the promise as it is.
+ * With a callback, calls it and returns a promise that never rejects: express-session ignores it,
+ * and an unhandled rejection would take the process down. A callback that throws is not swallowed
+ * by the promise: its error is rethrown on the next tick, as a callback library would let it escape.
+ * Without a callback, returns the promise as it is.
  */
 export function withCallback<T>(promise: Promise<T>, callback?: Callback<T>): Promise<T> {
   if (!callback) return promise;
   return promise.then(
     (result) => {
-      process.nextTick(callback, null, result);
+      invoke(callback, null, result);
       return result;
     },
     (err: unknown) => {
-      process.nextTick(callback, err);
+      invoke(callback, err);
       return undefined as T;
     },
   );
+}
+
+function invoke<T>(callback: Callback<T>, err: unknown, result?: T): void {
+  try {
+    callback(err, result);
+  } catch (thrown) {
+    process.nextTick(() => {
+      throw thrown;
+    });
+  }
 }
