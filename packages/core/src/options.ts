@@ -41,6 +41,8 @@ export interface LiveSessionStoreOptions {
   /**
    * express-session calls `touch` at the end of an unmodified request; the store skips it (no
    * round trip) when this request's `get` already refreshed the expiry to within this many ms.
+   * Also how much `originalMaxAge` may drift (express-session re-derives it from the clock) before
+   * the cookie counts as changed.
    * @default 1000
    */
   touchGrace?: number;
