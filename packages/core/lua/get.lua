@@ -1,8 +1,10 @@
 -- Reads a session and refreshes its lifetime in the same round trip.
--- KEYS[1]: the session key.
+-- KEYS[1]: the session key. ARGV[1]: 'fields', or nothing for the document.
 -- The '$t' field holds how far a read pushes the expiry forward (ms): the cookie's maxAge, or the
 -- store's lifetime for a cookie without expiry; absent when the cookie fixes the expiry.
--- Returns nil when there is no session, else { pttl, { field1, value1, field2, value2, ... } }.
+-- Returns nil when there is no session; else session_document's JSON text or,
+-- for 'fields', the JSON text [pttl, [field1, value1, field2, value2, ...]], every stored string as
+-- it is (what a compare-and-set compares, and what names a corrupt field).
 local fields = redis.call('HGETALL', KEYS[1])
 if #fields == 0 then return nil end
 for i = 1, #fields, 2 do
@@ -11,4 +13,5 @@ for i = 1, #fields, 2 do
     break
   end
 end
-return { redis.call('PTTL', KEYS[1]), fields }
+if ARGV[1] == 'fields' then return cjson.encode({ redis.call('PTTL', KEYS[1]), fields }) end
+return session_document(KEYS[1], fields)

@@ -8,7 +8,7 @@
 -- Field names: an application key starting with '$' is stored as '$' .. key; every other field
 -- starting with '$' is metadata ('$v' version, '$c' creation time in ms, '$t' refresh interval).
 -- Only application fields other than 'cookie' are published, and only they move the version.
--- Returns { 'ok', version [, pttl, { field1, value1, ... }] }, { 'gone' }, { 'conflict' } or { 'too_large', bytes }.
+-- Returns { 'ok', version [, the session as session_document's JSON text] }, { 'gone' }, { 'conflict' } or { 'too_large', bytes }.
 local key = KEYS[1]
 local mode, expiry_kind, expiry_ms = ARGV[1], ARGV[2], ARGV[3]
 local max_bytes, want_session, publish = tonumber(ARGV[4]), ARGV[5] == '1', ARGV[6]
@@ -116,5 +116,5 @@ if changed then
     ',"set":{' .. table.concat(set_parts, ',') .. '},"unset":[' .. table.concat(unset_parts, ',') .. ']}')
 end
 
-if want_session then return { 'ok', version, redis.call('PTTL', key), redis.call('HGETALL', key) } end
+if want_session then return { 'ok', version, session_document(key, redis.call('HGETALL', key)) } end
 return { 'ok', version }

@@ -69,7 +69,11 @@ export function encodeCookie(cookie: unknown): string {
  * (now + PTTL), used when the expiry is derived from the TTL.
  */
 export function decodeCookie(stored: string, expiresAt: number | null): Record<string, unknown> {
-  const compact: unknown = JSON.parse(stored);
+  return expandCookie(JSON.parse(stored), expiresAt);
+}
+
+/** decodeCookie on the already parsed compact form. Throws SyntaxError when it is not one. */
+export function expandCookie(compact: unknown, expiresAt: number | null): Record<string, unknown> {
   if (!isRecord(compact)) throw new SyntaxError('the cookie is not a JSON object');
   if ('*' in compact) {
     if (!isRecord(compact['*'])) throw new SyntaxError('the stored cookie is not a JSON object');
@@ -81,10 +85,24 @@ export function decodeCookie(stored: string, expiresAt: number | null): Record<s
     if (long !== undefined) cookie[long] = compact[name];
   }
   if ('e' in compact) cookie.expires = null;
-  else if (expiresAt !== null) cookie.expires = new Date(expiresAt).toISOString();
+  else if (expiresAt !== null) cookie.expires = isoDate(expiresAt);
   if (compact.h !== null) cookie.httpOnly = compact.h ?? true;
   if (compact.p !== null) cookie.path = compact.p ?? '/';
   return cookie;
+}
+
+/**
+ * Date#toISOString, remembering the last one: sessions read in the same millisecond with the same
+ * lifetime (the common case under load: a read just moved the expiry to now + maxAge) share it.
+ */
+let lastExpiry = Number.NaN;
+let lastIso = '';
+function isoDate(ms: number): string {
+  if (ms !== lastExpiry) {
+    lastIso = new Date(ms).toISOString();
+    lastExpiry = ms;
+  }
+  return lastIso;
 }
 
 const ATTRIBUTES = ['secure', 'httpOnly', 'domain', 'path', 'sameSite', 'priority', 'partitioned'] as const;

@@ -2,7 +2,7 @@
  * How a session maps onto one Redis hash: one field per top-level key, values as JSON, the cookie
  * in its compact form (cookie.ts), and metadata in fields that no application key can take.
  */
-import { decodeCookie, encodeCookie } from './cookie';
+import { decodeCookie, encodeCookie, expandCookie } from './cookie';
 import { LiveSessionError } from './errors';
 
 /** Metadata fields are `$` followed by anything but `$`; an application key starting with `$` gets one more. */
@@ -27,10 +27,9 @@ export type SessionRecord = Record<string, unknown>;
 
 /** A session as read from Redis. */
 export interface LoadedSession {
+  sid: string;
   /** The session, with `cookie` decoded; keys such as `__proto__` are plain own properties. */
   data: SessionRecord;
-  /** The stored application fields (cookie included), exactly as read: what a save compares against. */
-  fields: Map<string, string>;
   /** The decoded cookie, or undefined when the session has none. */
   cookie: Record<string, unknown> | undefined;
   /** Grows by one with every published change. */
@@ -39,6 +38,65 @@ export interface LoadedSession {
   createdAt: number;
   /** When Redis will drop the session, ms since the epoch; null when it has no TTL. */
   expiresAt: number | null;
+  /**
+   * The stored application fields (cookie included) as strings: what a save compares against.
+   * Computed on first use, from what was read, whatever the app has done to `data` since.
+   */
+  storedFields(): Map<string, string>;
+}
+
+/**
+ * Decodes lua/session-document.lua's JSON text: [pttl, version, created, count, [key, value, ...]].
+ * Returns undefined when it is not exactly that (a stored value that is not one JSON value): the
+ * caller then reads the stored strings one by one (decodeSessionFields), which names the culprit.
+ */
+export function decodeSessionDocument(sid: string, text: string, now = Date.now()): LoadedSession | undefined {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (!Array.isArray(doc) || doc.length !== 5) return undefined;
+  const pttl = doc[0] as number;
+  const flat: unknown = doc[4];
+  if (!Array.isArray(flat) || flat.length !== 2 * doc[3]) return undefined;
+  const expiresAt = pttl >= 0 ? now + pttl : null;
+  const data: SessionRecord = {};
+  let cookie: Record<string, unknown> | undefined;
+  for (let i = 0; i < flat.length; i += 2) {
+    const key: unknown = flat[i];
+    let value: unknown = flat[i + 1];
+    if (typeof key !== 'string') return undefined;
+    if (key === COOKIE_FIELD) {
+      try {
+        value = cookie = expandCookie(value, expiresAt);
+      } catch {
+        return undefined;
+      }
+    }
+    setKey(data, key, value);
+  }
+  let stored: Map<string, string> | undefined;
+  const storedFields = () => (stored ??= storedFieldsOf(text));
+  return { sid, data, cookie, version: doc[1] as number, createdAt: doc[2] as number, expiresAt, storedFields };
+}
+
+/** The document's values encoded again: the same strings as stored, for everything the store wrote. */
+function storedFieldsOf(text: string): Map<string, string> {
+  const flat = (JSON.parse(text) as unknown[])[4] as unknown[];
+  const fields = new Map<string, string>();
+  for (let i = 0; i < flat.length; i += 2) fields.set(fieldOf(flat[i] as string), JSON.stringify(flat[i + 1]));
+  return fields;
+}
+
+/**
+ * Decodes lua/get.lua's 'fields' reply, the JSON text [pttl, [field, value, ...]], keeping every
+ * stored string exactly. Throws ERR_LIVE_SESSION_CORRUPT naming the field.
+ */
+export function decodeSessionFields(sid: string, text: string, now = Date.now()): LoadedSession {
+  const [pttl, flat] = JSON.parse(text) as [number, string[]];
+  return decodeSession(sid, flat, pttl, now);
 }
 
 /** Decodes HGETALL's flat [field, value, ...] reply. Throws ERR_LIVE_SESSION_CORRUPT naming the field. */
@@ -65,11 +123,15 @@ export function decodeSession(sid: string, flat: string[], pttl: number, now = D
     } catch (cause) {
       throw corruptField(sid, field, cause);
     }
-    // A key named "__proto__" must stay data, never become the prototype.
-    if (key === '__proto__') Object.defineProperty(data, key, { value, enumerable: true, writable: true, configurable: true });
-    else data[key] = value;
+    setKey(data, key, value);
   }
-  return { data, fields, cookie, version, createdAt, expiresAt };
+  return { sid, data, cookie, version, createdAt, expiresAt, storedFields: () => fields };
+}
+
+/** A key named "__proto__" must stay data, never become the prototype. */
+function setKey(data: SessionRecord, key: string, value: unknown): void {
+  if (key === '__proto__') Object.defineProperty(data, key, { value, enumerable: true, writable: true, configurable: true });
+  else data[key] = value;
 }
 
 function corruptField(sid: string, field: string, cause: unknown): LiveSessionError {
@@ -83,11 +145,13 @@ function corruptField(sid: string, field: string, cause: unknown): LiveSessionEr
 /**
  * Encodes every top-level key of a session to its field and stored string. Keys whose value JSON
  * leaves out (undefined, functions, symbols) are absent, as after a JSON round trip.
- * Throws ERR_LIVE_SESSION_UNSERIALIZABLE, naming the key, before anything is sent.
+ * Throws ERR_LIVE_SESSION_UNSERIALIZABLE, naming the key, before anything is sent. `withoutCookie`
+ * leaves the cookie out (a save that keeps the stored one).
  */
-export function encodeSession(sid: string, session: object): Map<string, string> {
+export function encodeSession(sid: string, session: object, { withoutCookie = false } = {}): Map<string, string> {
   const fields = new Map<string, string>();
   for (const key of Object.keys(session)) {
+    if (withoutCookie && key === COOKIE_FIELD) continue;
     const value = (session as SessionRecord)[key];
     const stored = key === COOKIE_FIELD ? encodeCookieSafely(sid, value) : encodeValue(sid, key, value);
     if (stored !== undefined) fields.set(fieldOf(key), stored);

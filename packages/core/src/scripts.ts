@@ -10,9 +10,10 @@ function lua(name: string): string {
   return readFileSync(join(__dirname, '..', 'lua', `${name}.lua`), 'utf8');
 }
 
+/** Both scripts that return a session build it with lua/session-document.lua. */
 const SCRIPTS = {
-  liveSessionGet: lua('get'),
-  liveSessionWrite: lua('write'),
+  liveSessionGet: lua('session-document') + lua('get'),
+  liveSessionWrite: lua('session-document') + lua('write'),
   liveSessionDestroy: lua('destroy'),
 } as const;
 
@@ -20,7 +21,8 @@ type Reply = unknown;
 
 /** The commands `defineCommand` adds, each taking the session key and then its ARGV. */
 export interface ScriptCommands {
-  liveSessionGet(key: string): Promise<Reply>;
+  /** Without `format`, the session document (lua/session-document.lua). */
+  liveSessionGet(key: string, format?: 'fields'): Promise<Reply>;
   liveSessionWrite(key: string, ...args: (string | number)[]): Promise<Reply>;
   liveSessionDestroy(key: string, publish: string): Promise<Reply>;
 }

@@ -6,10 +6,13 @@ import session from 'express-session';
 import type { IncomingMessage } from 'node:http';
 import { type Callback, withCallback } from './callback';
 import { cookieExpiry, decodeCookie, encodeCookie, refreshInterval, sameCookieAttributes } from './cookie';
+import { Deadlines } from './deadline';
 import { LiveSessionError } from './errors';
 import {
   COOKIE_FIELD,
   decodeSession,
+  decodeSessionDocument,
+  decodeSessionFields,
   encodeSession,
   encodeValue,
   fieldOf,
@@ -35,21 +38,14 @@ export interface SessionState {
   expiresAt: number | null;
 }
 
-/** What a request loaded: the stored fields its save is compared against. */
-interface Snapshot {
-  sid: string;
-  fields: Map<string, string>;
-  /** The cookie as loaded (or last written), to tell whether the request changed it. */
-  cookie: Record<string, unknown> | undefined;
-  /** The expiry the load (or last write) of this request set. */
-  expiresAt: number | null;
-}
+/** What a request loaded (a LoadedSession) or last wrote: what its save is compared against. */
+type Snapshot = Pick<LoadedSession, 'sid' | 'storedFields' | 'cookie' | 'expiresAt'>;
 
 /** PEXPIREAT ms, PEXPIRE ms, or (writes outside a request) by the stored refresh interval. */
 type CookieExpiry = { kind: 'at' | 'in'; ms: number };
 type Expiry = CookieExpiry | { kind: 'keep'; ms: 0 };
-/** The reply of lua/get.lua: [pttl, [field, value, ...]], or null. */
-type GetReply = [number, string[]] | null;
+/** The reply of lua/get.lua: a JSON text (see fields.ts), or null when there is no session. */
+type GetReply = string | null;
 type WriteResult = { status: 'ok'; loaded?: LoadedSession } | { status: 'gone' } | { status: 'conflict' };
 
 const MAX_SID_LENGTH = 512;
@@ -58,16 +54,21 @@ export class LiveSessionStore extends session.Store {
   readonly options: Readonly<ResolvedOptions>;
   readonly client: RedisClient;
   private readonly scripts: ScriptCommands;
-  /** Loaded session object -> what was read, until express-session hands it to createSession. */
-  private readonly loaded = new WeakMap<object, Snapshot>();
-  /** Request -> what that request loaded (express-session's Session carries `req`). */
-  private readonly requests = new WeakMap<object, Snapshot>();
+  private readonly deadlines: Deadlines;
+  /**
+   * Where this store keeps what a request loaded: a symbol-keyed property on the loaded session
+   * object until express-session hands it to createSession, then on the request (express-session's
+   * Session carries `req`). A non-enumerable symbol stays out of for-in, Object.keys, spreads and
+   * JSON; a WeakMap did the same at a measurable cost in garbage collection, once per request.
+   */
+  private readonly snapshotSlot = Symbol('live-session snapshot');
 
   constructor(options: LiveSessionStoreOptions) {
     super();
     this.options = resolveOptions(options);
     this.client = this.options.client;
     this.scripts = defineScripts(this.client);
+    this.deadlines = new Deadlines(this.options.timeout);
   }
 
   /** The Redis key of a session, which is also the name of its change channel. */
@@ -81,7 +82,7 @@ export class LiveSessionStore extends session.Store {
     return withCallback(
       this.read(sid).then((loaded) => {
         if (!loaded) return null;
-        this.loaded.set(loaded.data, { sid, fields: loaded.fields, cookie: loaded.cookie, expiresAt: loaded.expiresAt });
+        setSnapshot(loaded.data, this.snapshotSlot, loaded);
         return asSessionData(loaded.data);
       }),
       callback,
@@ -89,11 +90,8 @@ export class LiveSessionStore extends session.Store {
   }
 
   override createSession(req: IncomingMessage & { sessionID: string }, data: SessionData) {
-    const snapshot = this.loaded.get(data);
-    if (snapshot) {
-      this.loaded.delete(data);
-      this.requests.set(req, snapshot);
-    }
+    const snapshot = getSnapshot(data, this.snapshotSlot);
+    if (snapshot) setSnapshot(req, this.snapshotSlot, snapshot);
     return super.createSession(req as never, data);
   }
 
@@ -164,12 +162,8 @@ export class LiveSessionStore extends session.Store {
         return reply;
       });
     }
-    const states = new Map<string, SessionState | null>();
-    sids.forEach((sid, i) => {
-      const reply = replies[i] as GetReply;
-      states.set(sid, reply && toState(decodeSession(sid, reply[1], reply[0])));
-    });
-    return states;
+    const loaded = await Promise.all(sids.map((sid, i) => this.decode(sid, replies[i] as GetReply)));
+    return new Map(sids.map((sid, i) => [sid, loaded[i] && toState(loaded[i])]));
   }
 
   /**
@@ -210,9 +204,10 @@ export class LiveSessionStore extends session.Store {
   async updateSessionState<T = unknown>(sid: string, key: string, fn: (current: T | undefined) => T | undefined | Promise<T | undefined>): Promise<SessionState> {
     const field = fieldOf(checkKey(key));
     for (let attempt = 0; attempt < this.options.updateAttempts; attempt++) {
-      const loaded = await this.read(sid);
+      // The stored strings exactly: the compare-and-set below compares them.
+      const loaded = await this.read(sid, 'fields');
       if (!loaded) throw notFound(sid);
-      const current = loaded.fields.get(field);
+      const current = loaded.storedFields().get(field);
       const next = await fn(current === undefined ? undefined : (loaded.data[key] as T));
       const stored = encodeValue(sid, key, next);
       const result = await this.write(sid, 'patch', this.autoExpiry(), stored === undefined ? [] : [[field, stored]], stored === undefined ? [field] : [], {
@@ -229,39 +224,63 @@ export class LiveSessionStore extends session.Store {
 
   // ---- Internals
 
-  /** One round trip: HGETALL, refresh of the lifetime, PTTL. */
-  private async read(sid: string): Promise<LoadedSession | null> {
-    const key = this.keyOf(sid);
-    const reply = (await this.call('get', () => this.scripts.liveSessionGet(key))) as GetReply;
-    return reply && decodeSession(sid, reply[1], reply[0]);
+  /** One round trip: HGETALL, refresh of the lifetime, PTTL. (No async/await: this is the hot path.) */
+  private read(sid: string, format: 'document' | 'fields' = 'document'): Promise<LoadedSession | null> {
+    let key: string;
+    try {
+      key = this.keyOf(sid);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const fetch = format === 'document' ? () => this.scripts.liveSessionGet(key) : () => this.scripts.liveSessionGet(key, format);
+    return this.call('get', fetch as () => Promise<GetReply>).then((reply) => {
+      if (format === 'document') return this.decode(sid, reply);
+      return reply === null ? null : decodeSessionFields(sid, reply);
+    });
+  }
+
+  /**
+   * A session document decodes with one JSON.parse. When a stored value is not one JSON value the
+   * document is not either: reading the stored strings one by one then names the corrupt field.
+   */
+  private decode(sid: string, document: string | null): LoadedSession | null | Promise<LoadedSession | null> {
+    if (document === null) return null;
+    return decodeSessionDocument(sid, document) ?? this.read(sid, 'fields');
   }
 
   private async save(sid: string, data: SessionData): Promise<void> {
     checkSid(sid);
-    const fields = encodeSession(sid, data);
+    const req = requestOf(data);
+    const snapshot = req && getSnapshot(req, this.snapshotSlot);
+    const loaded = snapshot?.sid === sid ? snapshot : undefined;
+    // An unchanged cookie is neither encoded again nor written.
+    const keepCookie = loaded?.cookie !== undefined && this.sameCookie(loaded.cookie, data.cookie);
+    const fields = encodeSession(sid, data, { withoutCookie: keepCookie });
     const expiry = this.expiryOf(data.cookie);
     if (expiry.kind === 'at' && expiry.ms <= Date.now()) {
       await this.remove(sid);
       return;
     }
     const refresh = this.refreshFields(data.cookie);
-    const req = requestOf(data);
-    const snapshot = req && this.requests.get(req);
     let result: WriteResult;
-    if (snapshot?.sid === sid) {
+    if (loaded) {
       // Only what this request changed: concurrent requests changing other keys all survive.
-      if (snapshot.cookie && this.sameCookie(snapshot.cookie, data.cookie)) fields.set(COOKIE_FIELD, snapshot.fields.get(COOKIE_FIELD)!);
-      const changed = [...fields].filter(([field, stored]) => !sameStoredValue(snapshot.fields.get(field), stored));
-      const removed = [...snapshot.fields.keys()].filter((field) => !fields.has(field));
-      result = await this.write(sid, 'patch', expiry, [...changed, ...refresh.set], [...removed, ...refresh.del], {});
+      const stored = loaded.storedFields();
+      const set: [string, string][] = [];
+      const del: string[] = [];
+      for (const [field, value] of fields) if (!sameStoredValue(stored.get(field), value)) set.push([field, value]);
+      for (const field of stored.keys()) if (!fields.has(field) && !(keepCookie && field === COOKIE_FIELD)) del.push(field);
+      result = await this.write(sid, 'patch', expiry, [...set, ...refresh.set], [...del, ...refresh.del], {});
       // 'gone': destroyed meanwhile (a logout elsewhere); a late save must not bring it back.
+      if (keepCookie) fields.set(COOKIE_FIELD, stored.get(COOKIE_FIELD)!);
     } else {
       result = await this.write(sid, 'replace', expiry, [...fields, ...refresh.set], refresh.del, {});
     }
     if (req && result.status === 'ok') {
       const expiresAt = expiryTime(expiry);
-      const cookie = fields.get(COOKIE_FIELD);
-      this.requests.set(req, { sid, fields, cookie: cookie === undefined ? undefined : decodeCookie(cookie, expiresAt), expiresAt });
+      const stored = fields.get(COOKIE_FIELD);
+      const cookie = keepCookie ? loaded!.cookie : stored === undefined ? undefined : decodeCookie(stored, expiresAt);
+      setSnapshot(req, this.snapshotSlot, { sid, storedFields: () => fields, cookie, expiresAt });
     }
   }
 
@@ -273,7 +292,7 @@ export class LiveSessionStore extends session.Store {
       return;
     }
     const req = requestOf(data);
-    const snapshot = req && this.requests.get(req);
+    const snapshot = req && getSnapshot(req, this.snapshotSlot);
     const loaded = snapshot?.sid === sid ? snapshot : undefined;
     // This request's get already refreshed the lifetime: touching again would only cost a round trip.
     if (
@@ -295,7 +314,7 @@ export class LiveSessionStore extends session.Store {
     const result = await this.write(sid, 'patch', expiry, [[COOKIE_FIELD, cookie], ...refresh.set], refresh.del, {});
     if (loaded && result.status === 'ok') {
       loaded.expiresAt = expiryTime(expiry);
-      loaded.fields.set(COOKIE_FIELD, cookie);
+      loaded.storedFields().set(COOKIE_FIELD, cookie);
       loaded.cookie = decodeCookie(cookie, loaded.expiresAt);
     }
   }
@@ -341,10 +360,10 @@ export class LiveSessionStore extends session.Store {
     ];
     for (const [field, stored] of set) args.push(field, stored);
     args.push(...del);
-    const reply = (await this.call('write', () => this.scripts.liveSessionWrite(key, ...args))) as [string, number, number?, string[]?];
+    const reply = (await this.call('write', () => this.scripts.liveSessionWrite(key, ...args))) as [string, number, string?];
     switch (reply[0]) {
       case 'ok':
-        return { status: 'ok', loaded: wantSession ? decodeSession(sid, reply[3]!, reply[2]!) : undefined };
+        return { status: 'ok', loaded: wantSession ? ((await this.decode(sid, reply[2]!)) ?? undefined) : undefined };
       case 'gone':
         return { status: 'gone' };
       case 'conflict':
@@ -406,23 +425,16 @@ export class LiveSessionStore extends session.Store {
 
   /** Runs one Redis operation, failing with ERR_LIVE_SESSION_TIMEOUT if Redis does not answer in time. */
   private call<T>(what: string, operation: () => Promise<T>): Promise<T> {
-    const { timeout } = this.options;
-    return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(
-        () => reject(new LiveSessionError('ERR_LIVE_SESSION_TIMEOUT', `Redis did not answer "${what}" within ${timeout} ms (option "timeout"); is it running and reachable?`)),
-        timeout,
-      );
-      operation().then(
-        (value) => {
-          clearTimeout(timer);
-          resolve(value);
-        },
-        (err: unknown) => {
-          clearTimeout(timer);
-          reject(redisError(what, err));
-        },
-      );
-    });
+    const timedOut = () =>
+      new LiveSessionError('ERR_LIVE_SESSION_TIMEOUT', `Redis did not answer "${what}" within ${this.options.timeout} ms (option "timeout"); is it running and reachable?`);
+    const failed = (err: unknown) => redisError(what, err);
+    let pending: Promise<T>;
+    try {
+      pending = operation();
+    } catch (err) {
+      return Promise.reject(failed(err));
+    }
+    return this.deadlines.run(pending, timedOut, failed);
   }
 }
 
@@ -444,6 +456,15 @@ function asSessionData(record: SessionRecord): SessionData {
 
 function expiryTime(expiry: CookieExpiry): number {
   return expiry.kind === 'at' ? expiry.ms : Date.now() + expiry.ms;
+}
+
+function getSnapshot(holder: object, slot: symbol): Snapshot | undefined {
+  return (holder as Record<symbol, Snapshot | undefined>)[slot];
+}
+
+/** Not enumerable: spreads, Object.assign and deep-equality checks of the session never see it. */
+function setSnapshot(holder: object, slot: symbol, snapshot: Snapshot): void {
+  Object.defineProperty(holder, slot, { value: snapshot, writable: true, configurable: true, enumerable: false });
 }
 
 /** express-session's Session carries its request as a non-enumerable `req`. */

@@ -95,6 +95,10 @@ describe('a field that is not valid JSON, written by someone else', () => {
     ['user', '{"name": "ada"'],
     ['cookie', 'not json'],
     ['cookie', '42'],
+    // Not one JSON value, though it would fit in the JSON document get.lua builds around it.
+    ['user', '1,"cart"'],
+    ['user', '{"a":1},"injected",{"b":2}'],
+    ['user', ''],
   ])('makes get fail with ERR_LIVE_SESSION_CORRUPT naming the field (%s = %s), and leaves it there', async (field, garbage) => {
     const sid = newSid();
     await createSession(sid, { user: { name: 'ada' }, cart: [1] });
