@@ -58,14 +58,19 @@ export function twentyKeySession(i: number): Record<string, unknown> {
 }
 
 /**
- * What express-session does with a loaded session before the app sees it, and at the end of an
- * unmodified request: createSession(req, data) (req carries the sid), then the cookie's touch().
+ * What express-session does when it loads a session: store.get(sid, callback), and from inside that
+ * callback createSession(req, data) (req carries the sid); resolves with req.session.
  */
-export function loadAsExpressSession(store: session.Store, sid: string, data: session.SessionData): session.Session & Record<string, unknown> {
-  const req = { sessionID: sid } as unknown as Parameters<session.Store['createSession']>[0];
-  store.createSession(req, data);
-  const loaded = (req as unknown as { session: session.Session & Record<string, unknown> }).session;
-  return loaded;
+export function loadAsExpressSession(store: session.Store, sid: string): Promise<session.Session & Record<string, unknown>> {
+  const req = { sessionID: sid } as unknown as Parameters<session.Store['createSession']>[0] & { session?: session.Session & Record<string, unknown> };
+  return new Promise((resolve, reject) =>
+    store.get(sid, (err, data) => {
+      if (err) return reject(err);
+      if (!data) return reject(new Error(`session ${sid} is missing`));
+      store.createSession(req, data);
+      resolve(req.session!);
+    }),
+  );
 }
 
 /** Populates `count` sessions in the store, 200 at a time. */

@@ -56,12 +56,13 @@ export class LiveSessionStore extends session.Store {
   private readonly scripts: ScriptCommands;
   private readonly deadlines: Deadlines;
   /**
-   * Where this store keeps what a request loaded: a symbol-keyed property on the loaded session
-   * object until express-session hands it to createSession, then on the request (express-session's
-   * Session carries `req`). A non-enumerable symbol stays out of for-in, Object.keys, spreads and
-   * JSON; a WeakMap did the same at a measurable cost in garbage collection, once per request.
+   * What a request loaded, kept on the request under this symbol (express-session's Session carries
+   * `req`) for its save to compare against. A WeakMap did the same at a measurable cost in garbage
+   * collection, once per request.
    */
   private readonly snapshotSlot = Symbol('live-session snapshot');
+  /** The session get() is handing to its callback, from which express-session calls createSession. */
+  private handingOver: LoadedSession | undefined;
 
   constructor(options: LiveSessionStoreOptions) {
     super();
@@ -79,19 +80,25 @@ export class LiveSessionStore extends session.Store {
   // ---- express-session's Store interface (promises, or callbacks as express-session passes them)
 
   override get(sid: string, callback?: Callback<SessionData | null>): Promise<SessionData | null> {
-    return withCallback(
-      this.read(sid).then((loaded) => {
-        if (!loaded) return null;
-        setSnapshot(loaded.data, this.snapshotSlot, loaded);
-        return asSessionData(loaded.data);
-      }),
-      callback,
-    );
+    const loading = this.read(sid);
+    if (!callback) return loading.then(dataOf);
+    // express-session calls createSession(req, data) from inside this callback (when it loads a
+    // session and in Session#reload): that is when what was read is handed over to the request. A
+    // session loaded through the promise is saved whole, as other stores do.
+    const handOver: Callback<LoadedSession | null> = (err, loaded) => {
+      this.handingOver = loaded ?? undefined;
+      try {
+        callback(err, loaded ? dataOf(loaded) : loaded);
+      } finally {
+        this.handingOver = undefined;
+      }
+    };
+    return withCallback(loading, handOver).then((loaded) => (loaded ? dataOf(loaded) : null));
   }
 
   override createSession(req: IncomingMessage & { sessionID: string }, data: SessionData) {
-    const snapshot = getSnapshot(data, this.snapshotSlot);
-    if (snapshot) setSnapshot(req, this.snapshotSlot, snapshot);
+    const loaded = this.handingOver;
+    if (loaded && loaded.data === (data as unknown)) setSnapshot(req, this.snapshotSlot, loaded);
     return super.createSession(req as never, data);
   }
 
@@ -445,6 +452,10 @@ function redisError(what: string, err: unknown): LiveSessionError {
   return new LiveSessionError('ERR_LIVE_SESSION_REDIS', `Redis failed "${what}": ${message}`, { cause: err });
 }
 
+function dataOf(loaded: LoadedSession | null): SessionData | null {
+  return loaded && asSessionData(loaded.data);
+}
+
 function toState(loaded: LoadedSession): SessionState {
   return { session: asSessionData(loaded.data), version: loaded.version, createdAt: loaded.createdAt, expiresAt: loaded.expiresAt };
 }
@@ -462,9 +473,8 @@ function getSnapshot(holder: object, slot: symbol): Snapshot | undefined {
   return (holder as Record<symbol, Snapshot | undefined>)[slot];
 }
 
-/** Not enumerable: spreads, Object.assign and deep-equality checks of the session never see it. */
 function setSnapshot(holder: object, slot: symbol, snapshot: Snapshot): void {
-  Object.defineProperty(holder, slot, { value: snapshot, writable: true, configurable: true, enumerable: false });
+  (holder as Record<symbol, Snapshot>)[slot] = snapshot;
 }
 
 /** express-session's Session carries its request as a non-enumerable `req`. */
