@@ -1,20 +1,25 @@
 -- Writes a change to one session atomically, then publishes it on the channel named like the key.
 -- KEYS[1]: the session key (and channel).
--- ARGV: mode ('patch': the session must exist; 'replace': the given fields become the whole session),
---       expiry kind ('at': PEXPIREAT ms, 'in': PEXPIRE ms, 'keep': by the stored '$t' field, if any),
---       expiry ms, max bytes (0: no limit), return the session ('1'/'0'), publish command,
---       now ms, expected field ('' for none), its expected value ('' when it must be absent),
---       number of fields to set, number of fields to delete, then field/value pairs, then field names.
+-- ARGV[1], the header (one argument: ioredis's cost per argument is what a write mostly costs it):
+--   "<mode> <expiry kind> <expiry ms> <max bytes> <want session> <publish command> <now ms>
+--    <fields to set> <fields to delete> <expect>", where
+--   mode: 'patch' (the session must exist) or 'replace' (the given fields become the whole session);
+--   expiry kind: 'at' (PEXPIREAT ms), 'in' (PEXPIRE ms) or 'keep' (by the stored '$t' field, if any);
+--   max bytes: 0 for no limit; want session: 1 to return the session; expect: 1 when ARGV[2] and
+--   ARGV[3] are a field and the value it must hold ('' when it must be absent), else 0.
+-- Then the field/value pairs to set, then the field names to delete.
 -- Field names: an application key starting with '$' is stored as '$' .. key; every other field
 -- starting with '$' is metadata ('$v' version, '$c' creation time in ms, '$t' refresh interval).
 -- Only application fields other than 'cookie' are published, and only they move the version.
 -- Returns { 'ok', version [, the session as session_document's JSON text] }, { 'gone' }, { 'conflict' } or { 'too_large', bytes }.
 local key = KEYS[1]
-local mode, expiry_kind, expiry_ms = ARGV[1], ARGV[2], ARGV[3]
-local max_bytes, want_session, publish = tonumber(ARGV[4]), ARGV[5] == '1', ARGV[6]
-local now, expect_field, expect_value = ARGV[7], ARGV[8], ARGV[9]
-local n_set, n_del = tonumber(ARGV[10]), tonumber(ARGV[11])
-local first_del = 12 + 2 * n_set
+local mode, expiry_kind, expiry_ms, max_bytes, want_session, publish, now, n_set, n_del, expect =
+  string.match(ARGV[1], '^(%a+) (%a+) (%-?%d+) (%d+) ([01]) (%a+) (%d+) (%d+) (%d+) ([01])$')
+if not mode then return redis.error_reply('live-session: bad write header "' .. ARGV[1] .. '"') end
+max_bytes, want_session, n_set, n_del = tonumber(max_bytes), want_session == '1', tonumber(n_set), tonumber(n_del)
+local expect_field, expect_value, first_set = '', '', 2
+if expect == '1' then expect_field, expect_value, first_set = ARGV[2], ARGV[3], 4 end
+local first_del = first_set + 2 * n_set
 
 -- Every session has '$v': reading it tells whether the session exists.
 local stored_version = redis.call('HGET', key, '$v')
@@ -38,7 +43,7 @@ local function app_key(field)
 end
 
 local set_fields, set_values, given = {}, {}, {}
-for i = 12, first_del - 1, 2 do
+for i = first_set, first_del - 1, 2 do
   set_fields[#set_fields + 1] = ARGV[i]
   set_values[#set_values + 1] = ARGV[i + 1]
   given[ARGV[i]] = true

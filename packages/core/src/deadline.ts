@@ -7,7 +7,8 @@
  */
 interface Pending {
   deadline: number;
-  expire: () => void;
+  reject: (err: Error) => void;
+  onTimeout: () => Error;
 }
 
 export class Deadlines {
@@ -22,7 +23,7 @@ export class Deadlines {
    */
   run<T>(operation: Promise<T>, onTimeout: () => Error, onError: (err: unknown) => Error): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const entry: Pending = { deadline: performance.now() + this.timeout, expire: () => reject(onTimeout()) };
+      const entry: Pending = { deadline: performance.now() + this.timeout, reject, onTimeout };
       this.pending.add(entry);
       if (this.timer === undefined) this.arm(entry.deadline);
       operation.then(
@@ -53,7 +54,7 @@ export class Deadlines {
         return;
       }
       this.pending.delete(entry);
-      entry.expire();
+      entry.reject(entry.onTimeout());
     }
   }
 }

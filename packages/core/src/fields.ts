@@ -27,17 +27,17 @@ export type SessionRecord = Record<string, unknown>;
 
 /** A session as read from Redis. */
 export interface LoadedSession {
-  sid: string;
+  readonly sid: string;
   /** The session, with `cookie` decoded; keys such as `__proto__` are plain own properties. */
-  data: SessionRecord;
+  readonly data: SessionRecord;
   /** The decoded cookie, or undefined when the session has none. */
-  cookie: Record<string, unknown> | undefined;
+  readonly cookie: Record<string, unknown> | undefined;
   /** Grows by one with every published change. */
-  version: number;
+  readonly version: number;
   /** Creation time, ms since the epoch. */
-  createdAt: number;
+  readonly createdAt: number;
   /** When Redis will drop the session, ms since the epoch; null when it has no TTL. */
-  expiresAt: number | null;
+  readonly expiresAt: number | null;
   /**
    * The stored application fields (cookie included) as strings: what a save compares against.
    * Computed on first use, from what was read, whatever the app has done to `data` since.
@@ -77,17 +77,31 @@ export function decodeSessionDocument(sid: string, text: string, now = Date.now(
     }
     setKey(data, key, value);
   }
-  let stored: Map<string, string> | undefined;
-  const storedFields = () => (stored ??= storedFieldsOf(text));
-  return { sid, data, cookie, version: doc[1] as number, createdAt: doc[2] as number, expiresAt, storedFields };
+  return new DocumentSession(sid, text, data, cookie, doc[1] as number, doc[2] as number, expiresAt);
 }
 
-/** The document's values encoded again: the same strings as stored, for everything the store wrote. */
-function storedFieldsOf(text: string): Map<string, string> {
-  const flat = (JSON.parse(text) as unknown[])[4] as unknown[];
-  const fields = new Map<string, string>();
-  for (let i = 0; i < flat.length; i += 2) fields.set(fieldOf(flat[i] as string), JSON.stringify(flat[i + 1]));
-  return fields;
+/** A session read as a document (one object per read: this is the hot path). */
+class DocumentSession implements LoadedSession {
+  private stored: Map<string, string> | undefined;
+
+  constructor(
+    readonly sid: string,
+    private readonly text: string,
+    readonly data: SessionRecord,
+    readonly cookie: Record<string, unknown> | undefined,
+    readonly version: number,
+    readonly createdAt: number,
+    readonly expiresAt: number | null,
+  ) {}
+
+  /** The document's values encoded again: the same strings as stored, for everything the store wrote. */
+  storedFields(): Map<string, string> {
+    if (this.stored) return this.stored;
+    const flat = (JSON.parse(this.text) as unknown[])[4] as unknown[];
+    this.stored = new Map();
+    for (let i = 0; i < flat.length; i += 2) this.stored.set(fieldOf(flat[i] as string), JSON.stringify(flat[i + 1]));
+    return this.stored;
+  }
 }
 
 /**
