@@ -107,6 +107,8 @@ export class LiveSessionStore extends session.Store {
   }
 
   override touch(sid: string, data: SessionData, callback?: Callback<void>): Promise<void> {
+    // What express-session does at the end of most requests: settled without a round trip.
+    if (this.refreshedByLoad(sid, data)) return withCallback(Promise.resolve(), callback);
     return withCallback(this.refresh(sid, data), callback);
   }
 
@@ -301,15 +303,6 @@ export class LiveSessionStore extends session.Store {
     const req = requestOf(data);
     const snapshot = req && getSnapshot(req, this.snapshotSlot);
     const loaded = snapshot?.sid === sid ? snapshot : undefined;
-    // This request's get already refreshed the lifetime: touching again would only cost a round trip.
-    if (
-      loaded?.cookie &&
-      loaded.expiresAt !== null &&
-      Math.abs(expiryTime(expiry) - loaded.expiresAt) <= this.options.touchGrace &&
-      this.sameCookie(loaded.cookie, data.cookie)
-    ) {
-      return;
-    }
     let cookie: string;
     try {
       cookie = encodeCookie(data.cookie);
@@ -324,6 +317,19 @@ export class LiveSessionStore extends session.Store {
       const expiresAt = expiryTime(expiry);
       setSnapshot(req, this.snapshotSlot, { sid, storedFields: () => fields, cookie: decodeCookie(cookie, expiresAt), expiresAt });
     }
+  }
+
+  /**
+   * This request's get already moved the expiry where the cookie wants it (within touchGrace), and
+   * the cookie is unchanged: touching again would only cost a round trip.
+   */
+  private refreshedByLoad(sid: string, data: SessionData): boolean {
+    const req = requestOf(data);
+    const loaded = req && getSnapshot(req, this.snapshotSlot);
+    if (!loaded || loaded.sid !== sid || !loaded.cookie || loaded.expiresAt === null) return false;
+    const expiry = this.expiryOf(data.cookie);
+    if (expiry.kind === 'at' && expiry.ms <= Date.now()) return false; // refresh() removes it
+    return Math.abs(expiryTime(expiry) - loaded.expiresAt) <= this.options.touchGrace && this.sameCookie(loaded.cookie, data.cookie);
   }
 
   /** The cookie's attributes are unchanged (its expiry is the TTL's business). */
