@@ -11,17 +11,18 @@ export function withCallback<T>(promise: Promise<T>, callback?: Callback<T>): Pr
   if (!callback) return promise;
   return promise.then(
     (result) => {
-      invoke(callback, null, result);
+      invokeCallback(callback, null, result);
       return result;
     },
     (err: unknown) => {
-      invoke(callback, err);
+      invokeCallback(callback, err);
       return undefined as T;
     },
   );
 }
 
-function invoke<T>(callback: Callback<T>, err: unknown, result?: T): void {
+/** Calls back; what the callback throws escapes on the next tick instead of into a promise. */
+export function invokeCallback<T>(callback: Callback<T>, err: unknown, result?: T): void {
   try {
     callback(err, result);
   } catch (thrown) {

@@ -2,38 +2,60 @@
  * Bounds how long each Redis call may take, with one timer for all of them.
  *
  * Every call gets the same timeout, so the calls' deadlines come in the order the calls started:
- * a Set (which iterates in insertion order) is a queue sorted by deadline, and only its head needs
- * a timer. A timer per call (setTimeout + clearTimeout) cost more than the rest of a session read.
+ * a linked list in that order is a queue sorted by deadline, and only its head needs a timer.
+ * A timer per call (setTimeout + clearTimeout) cost more than the rest of a session read; a Set of
+ * pending calls cost even more, in garbage collection (its table kept whole requests alive into
+ * the old generation: a full mark-compact every half second under load).
  */
 interface Pending {
   deadline: number;
+  what: string;
   reject: (err: Error) => void;
-  onTimeout: () => Error;
+  prev: Pending | undefined;
+  next: Pending | undefined;
+}
+
+export interface DeadlineErrors {
+  /** The error of a call named `what` that did not settle in time. */
+  timedOut(what: string): Error;
+  /** The error of a call named `what` that failed with `err`. */
+  failed(what: string, err: unknown): Error;
 }
 
 export class Deadlines {
-  private readonly pending = new Set<Pending>();
+  /** The pending calls, oldest (first to expire) first. */
+  private head: Pending | undefined;
+  private tail: Pending | undefined;
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly timeout: number) {}
+  constructor(
+    private readonly timeout: number,
+    private readonly errors: DeadlineErrors,
+  ) {}
 
   /**
-   * Settles as `operation` does (its error passed through `onError`), or rejects with `onTimeout()`
-   * when it has not settled within the timeout.
+   * Settles as `operation` does, its value passed through `then` (in the same step: the read path
+   * counts its promise hops), or rejects with `timedOut(what)` when it has not settled in time.
    */
-  run<T>(operation: Promise<T>, onTimeout: () => Error, onError: (err: unknown) => Error): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const entry: Pending = { deadline: performance.now() + this.timeout, reject, onTimeout };
-      this.pending.add(entry);
+  run<T, R = T>(what: string, operation: Promise<T>, then?: (value: T) => R | Promise<R>): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
+      const entry: Pending = { deadline: performance.now() + this.timeout, what, reject, prev: this.tail, next: undefined };
+      if (this.tail) this.tail.next = entry;
+      else this.head = entry;
+      this.tail = entry;
       if (this.timer === undefined) this.arm(entry.deadline);
       operation.then(
         (value) => {
-          this.pending.delete(entry);
-          resolve(value);
+          this.unlink(entry);
+          try {
+            resolve(then ? then(value) : (value as unknown as R));
+          } catch (err) {
+            reject(err);
+          }
         },
         (err: unknown) => {
-          this.pending.delete(entry);
-          reject(onError(err));
+          this.unlink(entry);
+          reject(this.errors.failed(what, err));
         },
       );
     });
@@ -48,13 +70,22 @@ export class Deadlines {
   private expire(): void {
     this.timer = undefined;
     const now = performance.now();
-    for (const entry of this.pending) {
+    for (let entry = this.head; entry; entry = this.head) {
       if (entry.deadline > now) {
         this.arm(entry.deadline);
         return;
       }
-      this.pending.delete(entry);
-      entry.reject(entry.onTimeout());
+      this.unlink(entry);
+      entry.reject(this.errors.timedOut(entry.what));
     }
+  }
+
+  private unlink(entry: Pending): void {
+    if (entry.prev === undefined && this.head !== entry) return; // already out (it timed out, then settled)
+    if (entry.prev) entry.prev.next = entry.next;
+    else this.head = entry.next;
+    if (entry.next) entry.next.prev = entry.prev;
+    else this.tail = entry.prev;
+    entry.prev = entry.next = undefined;
   }
 }

@@ -4,7 +4,7 @@
  */
 import session from 'express-session';
 import type { IncomingMessage } from 'node:http';
-import { type Callback, withCallback } from './callback';
+import { type Callback, invokeCallback, withCallback } from './callback';
 import { cookieExpiry, decodeCookie, encodeCookie, refreshInterval, sameCookieAttributes } from './cookie';
 import { Deadlines } from './deadline';
 import { LiveSessionError } from './errors';
@@ -69,7 +69,12 @@ export class LiveSessionStore extends session.Store {
     this.options = resolveOptions(options);
     this.client = this.options.client;
     this.scripts = defineScripts(this.client);
-    this.deadlines = new Deadlines(this.options.timeout);
+    const { timeout } = this.options;
+    this.deadlines = new Deadlines(timeout, {
+      timedOut: (what) =>
+        new LiveSessionError('ERR_LIVE_SESSION_TIMEOUT', `Redis did not answer "${what}" within ${timeout} ms (option "timeout"); is it running and reachable?`),
+      failed: redisError,
+    });
   }
 
   /** The Redis key of a session, which is also the name of its change channel. */
@@ -85,15 +90,21 @@ export class LiveSessionStore extends session.Store {
     // express-session calls createSession(req, data) from inside this callback (when it loads a
     // session and in Session#reload): that is when what was read is handed over to the request. A
     // session loaded through the promise is saved whole, as other stores do.
-    const handOver: Callback<LoadedSession | null> = (err, loaded) => {
-      this.handingOver = loaded ?? undefined;
-      try {
-        callback(err, loaded ? dataOf(loaded) : loaded);
-      } finally {
-        this.handingOver = undefined;
-      }
-    };
-    return withCallback(loading, handOver).then((loaded) => (loaded ? dataOf(loaded) : null));
+    return loading.then(
+      (loaded) => {
+        this.handingOver = loaded ?? undefined;
+        try {
+          invokeCallback(callback, null, dataOf(loaded));
+        } finally {
+          this.handingOver = undefined;
+        }
+        return dataOf(loaded);
+      },
+      (err: unknown) => {
+        invokeCallback(callback, err);
+        return null;
+      },
+    );
   }
 
   override createSession(req: IncomingMessage & { sessionID: string }, data: SessionData) {
@@ -242,7 +253,7 @@ export class LiveSessionStore extends session.Store {
       return Promise.reject(err);
     }
     const fetch = format === 'document' ? () => this.scripts.liveSessionGet(key) : () => this.scripts.liveSessionGet(key, format);
-    return this.call('get', fetch as () => Promise<GetReply>).then((reply) => {
+    return this.call('get', fetch as () => Promise<GetReply>, (reply) => {
       if (format === 'document') return this.decode(sid, reply);
       return reply === null ? null : decodeSessionFields(sid, reply);
     });
@@ -426,19 +437,20 @@ export class LiveSessionStore extends session.Store {
     return { kind: 'keep', ms: 0 };
   }
 
-  /** Runs one Redis operation, failing with ERR_LIVE_SESSION_TIMEOUT if Redis does not answer in time. */
-  private call<T>(what: string, operation: () => Promise<T>): Promise<T> {
-    const timedOut = () =>
-      new LiveSessionError('ERR_LIVE_SESSION_TIMEOUT', `Redis did not answer "${what}" within ${this.options.timeout} ms (option "timeout"); is it running and reachable?`);
-    const failed = (err: unknown) => redisError(what, err);
+  /**
+   * Runs one Redis operation, failing with ERR_LIVE_SESSION_TIMEOUT if Redis does not answer in
+   * time, and with ERR_LIVE_SESSION_REDIS if it fails; `then` maps its reply.
+   */
+  private call<T, R = T>(what: string, operation: () => Promise<T>, then?: (value: T) => R | Promise<R>): Promise<R> {
     let pending: Promise<T>;
     try {
       pending = operation();
     } catch (err) {
-      return Promise.reject(failed(err));
+      return Promise.reject(redisError(what, err));
     }
-    return this.deadlines.run(pending, timedOut, failed);
+    return this.deadlines.run(what, pending, then);
   }
+
 }
 
 /** The store rejects with LiveSessionError only: an ioredis error becomes its `cause`. */
