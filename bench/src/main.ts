@@ -8,6 +8,7 @@ import { Redis } from 'ioredis';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
+import { ceiling } from './ceiling';
 import { fanout, fanoutServers } from './fanout';
 import { fanoutCluster } from './fanout-cluster';
 import { http } from './http';
@@ -17,7 +18,7 @@ import { median } from './stats';
 import { storeCycle } from './store-cycle';
 import type { Benchmark, Case, Context } from './types';
 
-const ALL: Benchmark[] = [storeCycle, http, memory, lostUpdates, fanout, fanoutServers, fanoutCluster];
+const ALL: Benchmark[] = [storeCycle, ceiling, http, memory, lostUpdates, fanout, fanoutServers, fanoutCluster];
 
 interface Args {
   quick: boolean;

@@ -10,6 +10,9 @@ import { join } from 'node:path';
 const EXPECTED_CASES = [
   'store-cycle/read-mostly',
   'store-cycle/write',
+  'ceiling/read',
+  'ceiling/write',
+  'ceiling/write-nothing',
   'http/read-mostly',
   'http/write',
   'memory/small',
