@@ -3,7 +3,7 @@
  * documented in the README. Written by lua/write.lua and lua/destroy.lua, read here.
  *
  *   {"format":1,"event":"change","version":7,"set":{"cart":[1,2]},"unset":["flash"]}
- *   {"format":1,"event":"destroy","version":8}
+ *   {"format":1,"event":"destroy","version":8,"reason":"logout"}
  *
  * `version` grows by one with every message of a session, so a consumer that sees a gap knows
  * it missed one and reloads. The cookie is never published.
@@ -20,9 +20,19 @@ export interface ChangeMessage {
   unset: string[];
 }
 
+/**
+ * Why a session ended: `logout` (destroy, regenerate), `expired` (its lifetime passed), `revoked`
+ * (ended by the app on another session's behalf: destroySessionsOf, clear).
+ */
+export type DestroyReason = 'logout' | 'expired' | 'revoked';
+
+const REASONS: ReadonlySet<string> = new Set<DestroyReason>(['logout', 'expired', 'revoked']);
+
 export interface DestroyMessage {
   event: 'destroy';
   version: number;
+  /** Added to format 1 later: a message without one (an older publisher) reads as `logout`. */
+  reason: DestroyReason;
 }
 
 export type SessionMessage = ChangeMessage | DestroyMessage;
@@ -39,7 +49,10 @@ export function parseMessage(raw: string | Buffer): SessionMessage | null {
   const message = value as Record<string, unknown>;
   if (message.format !== MESSAGE_FORMAT || !Number.isSafeInteger(message.version)) return null;
   const version = message.version as number;
-  if (message.event === 'destroy') return { event: 'destroy', version };
+  if (message.event === 'destroy') {
+    const reason = message.reason === undefined ? 'logout' : message.reason;
+    return typeof reason === 'string' && REASONS.has(reason) ? { event: 'destroy', version, reason: reason as DestroyReason } : null;
+  }
   if (message.event !== 'change') return null;
   const { set, unset } = message;
   if (typeof set !== 'object' || set === null || Array.isArray(set)) return null;

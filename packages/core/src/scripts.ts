@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Cluster, Redis } from 'ioredis';
+import type { DestroyReason } from './message';
 
 export type RedisClient = Redis | Cluster;
 
@@ -24,7 +25,7 @@ export interface ScriptCommands {
   /** Without `format`, the session document (lua/session-document.lua). */
   liveSessionGet(key: string, format?: 'fields'): Promise<Reply>;
   liveSessionWrite(key: string, ...args: (string | number)[]): Promise<Reply>;
-  liveSessionDestroy(key: string, publish: string): Promise<Reply>;
+  liveSessionDestroy(key: string, publish: string, reason: DestroyReason): Promise<Reply>;
 }
 
 export function defineScripts(client: RedisClient): ScriptCommands {

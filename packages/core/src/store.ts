@@ -8,6 +8,7 @@ import { type Callback, invokeCallback, withCallback } from './callback';
 import { cookieExpiry, decodeCookie, encodeCookie, refreshInterval, sameCookieAttributes } from './cookie';
 import { Deadlines } from './deadline';
 import { LiveSessionError } from './errors';
+import type { DestroyReason } from './message';
 import {
   COOKIE_FIELD,
   decodeSession,
@@ -124,7 +125,7 @@ export class LiveSessionStore extends session.Store {
   }
 
   override destroy(sid: string, callback?: Callback<void>): Promise<void> {
-    return withCallback(this.remove(sid).then(() => undefined), callback);
+    return withCallback(this.remove(sid, 'logout').then(() => undefined), callback);
   }
 
   /** Every session, keyed by id. Reading them does not refresh their lifetime. */
@@ -278,7 +279,7 @@ export class LiveSessionStore extends session.Store {
     const fields = encodeSession(sid, data, { withoutCookie: keepCookie });
     const expiry = this.expiryOf(data.cookie);
     if (expiry.kind === 'at' && expiry.ms <= Date.now()) {
-      await this.remove(sid);
+      await this.remove(sid, 'expired');
       return;
     }
     const refresh = this.refreshFields(data.cookie);
@@ -308,7 +309,7 @@ export class LiveSessionStore extends session.Store {
     checkSid(sid);
     const expiry = this.expiryOf(data.cookie);
     if (expiry.kind === 'at' && expiry.ms <= Date.now()) {
-      await this.remove(sid);
+      await this.remove(sid, 'expired');
       return;
     }
     const req = requestOf(data);
@@ -354,9 +355,9 @@ export class LiveSessionStore extends session.Store {
     return interval === null ? { set: [], del: [REFRESH_FIELD] } : { set: [[REFRESH_FIELD, String(interval)]], del: [] };
   }
 
-  private async remove(sid: string): Promise<boolean> {
+  private async remove(sid: string, reason: DestroyReason): Promise<boolean> {
     const key = this.keyOf(sid);
-    const deleted = await this.call('destroy', () => this.scripts.liveSessionDestroy(key, this.options.publish));
+    const deleted = await this.call('destroy', () => this.scripts.liveSessionDestroy(key, this.options.publish, reason));
     return deleted === 1;
   }
 
@@ -416,7 +417,7 @@ export class LiveSessionStore extends session.Store {
   private async removeAll(): Promise<void> {
     const keys = await this.keys();
     const replies = await this.call('clear', () =>
-      pipelinePerKey(this.client, keys, (pipeline, key) => (pipeline as unknown as ScriptCommands).liveSessionDestroy(key, this.options.publish)),
+      pipelinePerKey(this.client, keys, (pipeline, key) => (pipeline as unknown as ScriptCommands).liveSessionDestroy(key, this.options.publish, 'revoked')),
     );
     const failed = replies.find(([err]) => err);
     if (failed) throw redisError('clear', failed[0]);

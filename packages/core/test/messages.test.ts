@@ -76,7 +76,7 @@ describe('change messages', () => {
       { format: 1, event: 'change', version: 6, set: { $v: 'not the version' }, unset: [] },
       { format: 1, event: 'change', version: 7, set: {}, unset: ['cart'] },
       { format: 1, event: 'change', version: 8, set: { count: 3 }, unset: ['$v'] },
-      { format: 1, event: 'destroy', version: 9 },
+      { format: 1, event: 'destroy', version: 9, reason: 'logout' },
     ];
     await messages.waitFor(expected.length);
     expect(messages.parsed()).toEqual(expected);
@@ -122,11 +122,11 @@ describe('change messages', () => {
     await mb.waitFor(2);
     expect(ma.parsed()).toEqual([
       { format: 1, event: 'change', version: 1, set: { n: 1 }, unset: [] },
-      { format: 1, event: 'destroy', version: 2 },
+      { format: 1, event: 'destroy', version: 2, reason: 'revoked' },
     ]);
     expect(mb.parsed()).toEqual([
       { format: 1, event: 'change', version: 1, set: { n: 1 }, unset: [] },
-      { format: 1, event: 'destroy', version: 2 },
+      { format: 1, event: 'destroy', version: 2, reason: 'expired' },
     ]);
   });
 
@@ -154,9 +154,14 @@ describe('parseMessage', () => {
     expect(messages.messages.map((raw) => parseMessage(raw))).toEqual([
       { event: 'change', version: 1, set: { a: { deep: [1, 'x', null] }, b: true }, unset: [] },
       { event: 'change', version: 2, set: {}, unset: ['b'] },
-      { event: 'destroy', version: 3 },
+      { event: 'destroy', version: 3, reason: 'logout' },
     ]);
-    expect(parseMessage(Buffer.from(messages.messages[2]))).toEqual({ event: 'destroy', version: 3 });
+    expect(parseMessage(Buffer.from(messages.messages[2]))).toEqual({ event: 'destroy', version: 3, reason: 'logout' });
+  });
+
+  it('reads a destroy message without a reason (an older publisher) as a logout', () => {
+    expect(parseMessage('{"format":1,"event":"destroy","version":4}')).toEqual({ event: 'destroy', version: 4, reason: 'logout' });
+    expect(parseMessage('{"format":1,"event":"destroy","version":4,"reason":"revoked"}')).toEqual({ event: 'destroy', version: 4, reason: 'revoked' });
   });
 
   it.each([
@@ -172,6 +177,8 @@ describe('parseMessage', () => {
     ['a fractional version', '{"format":1,"event":"destroy","version":1.5}'],
     ['a string version', '{"format":1,"event":"destroy","version":"1"}'],
     ['an unknown event', '{"format":1,"event":"expire","version":1}'],
+    ['an unknown destroy reason', '{"format":1,"event":"destroy","version":1,"reason":"bored"}'],
+    ['a destroy reason that is not a string', '{"format":1,"event":"destroy","version":1,"reason":1}'],
     ['a change without set', '{"format":1,"event":"change","version":1,"unset":[]}'],
     ['a change whose set is an array', '{"format":1,"event":"change","version":1,"set":[],"unset":[]}'],
     ['a change whose set is null', '{"format":1,"event":"change","version":1,"set":null,"unset":[]}'],

@@ -314,7 +314,7 @@ export function storeContractSuite(name: string, factory: () => Promise<Contract
               messages: [
                 { format: 1, event: 'change', version: 1, set: { n: 1 }, unset: [] },
                 { format: 1, event: 'change', version: 2, set: { cart: [sid] }, unset: [] },
-                { format: 1, event: 'destroy', version: 3 },
+                { format: 1, event: 'destroy', version: 3, reason: 'logout' },
               ],
             });
           }

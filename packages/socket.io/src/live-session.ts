@@ -5,7 +5,7 @@
  */
 import { EventEmitter } from 'node:events';
 import createDebug from 'debug';
-import { type LiveSessionStore, parseMessage, type SessionMessage, type SessionState } from '@live-session/core';
+import { type DestroyReason, type LiveSessionStore, parseMessage, type SessionMessage, type SessionState } from '@live-session/core';
 import type { Namespace, Server, Socket } from 'socket.io';
 import { ChannelSubscriber } from './subscriber';
 import { applyChange, diffViews, type SessionChange, type SessionView, viewOf } from './session-view';
@@ -16,7 +16,7 @@ const debug = createDebug('live-session:socket.io');
 export const CLIENT_EVENTS = {
   /** Payload: `expose(session)`; sent when the socket joins and whenever the exposed projection changes. */
   update: 'live_session:update',
-  /** No payload: the session was destroyed (logout, or regenerate for a login). */
+  /** Payload `{ reason }`: the session ended ('logout', 'expired' or 'revoked'). */
   destroy: 'live_session:destroy',
 } as const;
 
@@ -46,8 +46,8 @@ export type SessionTarget = Socket | SessionLike;
 export interface LiveSessionEvents {
   /** A session changed: called once per local socket of that session, with the full new view. */
   update: [socket: Socket, session: SessionView, change: SessionChange];
-  /** A session was destroyed: called once per local socket of that session. */
-  destroy: [socket: Socket];
+  /** A session ended: called once per local socket of that session, with why. */
+  destroy: [socket: Socket, reason: DestroyReason];
   /** Something failed in the background (a reload after a gap, a handler that threw). */
   error: [error: Error];
 }
@@ -256,7 +256,7 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
 
   private async handle(entry: SessionEntry, message: SessionMessage): Promise<void> {
     if (entry.gone || message.version <= entry.version) return; // already seen, through a read
-    if (message.event === 'destroy') return this.destroyed(entry);
+    if (message.event === 'destroy') return this.destroyed(entry, message.reason);
     if (message.version === entry.version + 1) {
       const change = { version: message.version, set: message.set, unset: message.unset };
       entry.version = message.version;
@@ -270,7 +270,7 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
 
   private async reload(entry: SessionEntry, known?: SessionState | null): Promise<void> {
     const state = known === undefined ? await this.store.getSessionState(entry.sid) : known;
-    if (!state) return this.destroyed(entry); // destroyed, or expired, while we were not listening
+    if (!state) return this.destroyed(entry, 'expired'); // gone while we were not listening: most likely its lifetime passed
     this.applyState(entry, state);
   }
 
@@ -320,14 +320,14 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
     }
   }
 
-  private destroyed(entry: SessionEntry): void {
+  private destroyed(entry: SessionEntry, reason: DestroyReason): void {
     entry.gone = true;
     entry.view = Object.freeze({});
     for (const socket of this.socketsOf(entry)) {
       socket.data.session = null;
       this.sessionIds.delete(socket);
-      socket.emit(CLIENT_EVENTS.destroy);
-      this.call('destroy', socket);
+      socket.emit(CLIENT_EVENTS.destroy, { reason });
+      this.call('destroy', socket, reason);
       void socket.leave(entry.room);
       if (this.disconnectOnDestroy) socket.disconnect(true);
     }
