@@ -16,6 +16,7 @@ const SCRIPTS = {
   liveSessionGet: lua('session-document') + lua('get'),
   liveSessionWrite: lua('session-document') + lua('write'),
   liveSessionDestroy: lua('destroy'),
+  liveSessionTouch: lua('touch'),
 } as const;
 
 type Reply = unknown;
@@ -26,6 +27,7 @@ export interface ScriptCommands {
   liveSessionGet(key: string, format?: 'fields'): Promise<Reply>;
   liveSessionWrite(key: string, ...args: (string | number)[]): Promise<Reply>;
   liveSessionDestroy(key: string, publish: string, reason: DestroyReason): Promise<Reply>;
+  liveSessionTouch(key: string): Promise<Reply>;
 }
 
 export function defineScripts(client: RedisClient): ScriptCommands {
