@@ -10,7 +10,7 @@ import { type DestroyReason, LiveSessionError, type LiveSessionStore, type Sessi
 import type { Namespace, Server, Socket } from 'socket.io';
 import type { FollowedSession } from './followed-session';
 import { SessionTracker } from './session-tracker';
-import { type SessionChange, type SessionView, viewOf } from './session-view';
+import { type SessionChange, type SessionValue, type SessionView, viewOf } from './session-view';
 
 const debug = createDebug('live-session:socket.io');
 
@@ -141,16 +141,17 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
    * Resolves to the updated session; rejects with ERR_LIVE_SESSION_NOT_FOUND when the session
    * no longer exists (nothing is written, and its sockets here are told it ended).
    */
-  async putSession(target: SessionTarget, key: string, value: unknown): Promise<SessionView> {
+  async putSession<K extends string>(target: SessionTarget, key: K, value: SessionValue<K>): Promise<SessionView> {
     const sid = this.sessionIdOf(target);
     return this.adopt(sid, await this.whileLive(sid, this.store.putSessionState(sid, key, value)));
   }
 
   /**
    * Atomic read-modify-write of one key (an "add to cart" that never loses a concurrent one):
-   * `fn` gets the current value and returns the new one (undefined removes the key).
+   * `fn` gets the current value and returns the new one (undefined removes the key). With a
+   * SessionData augmentation, the value's type is the one declared for `key`.
    */
-  async updateSession<T = unknown>(target: SessionTarget, key: string, fn: SessionUpdater<T>): Promise<SessionView> {
+  async updateSession<K extends string, T extends SessionValue<K> = SessionValue<K>>(target: SessionTarget, key: K, fn: SessionUpdater<T>): Promise<SessionView> {
     const sid = this.sessionIdOf(target);
     return this.adopt(sid, await this.whileLive(sid, this.store.updateSessionState(sid, key, fn)));
   }
