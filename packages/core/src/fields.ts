@@ -5,21 +5,31 @@
 import { decodeCookie, encodeCookie, expandCookie } from './cookie';
 import { LiveSessionError } from './errors';
 
-/** Metadata fields are `$` followed by anything but `$`; an application key starting with `$` gets one more. */
+/**
+ * Metadata fields are `$` followed by anything but `$` or `"`; an application key starting with `$`
+ * gets one more. A key that is not well-formed UTF-16 (a lone surrogate) would reach Redis as UTF-8
+ * with U+FFFD in its place, merging distinct keys: it is stored as `$` and its JSON text, which
+ * escapes the surrogate.
+ */
 export const VERSION_FIELD = '$v';
 export const CREATED_FIELD = '$c';
 /** How far a read pushes the expiry forward (ms); absent when the cookie fixes the expiry. */
 export const REFRESH_FIELD = '$t';
 export const COOKIE_FIELD = 'cookie';
 
+/** With the `u` flag a surrogate pair is one code point: this matches only a lone surrogate. */
+export const LONE_SURROGATE = /\p{Surrogate}/u;
+
 export function fieldOf(key: string): string {
+  if (LONE_SURROGATE.test(key)) return `$${JSON.stringify(key)}`;
   return key.startsWith('$') ? `$${key}` : key;
 }
 
 /** The application key stored in a field, or undefined for a metadata field. */
 export function keyOf(field: string): string | undefined {
   if (!field.startsWith('$')) return field;
-  return field.startsWith('$$') ? field.slice(1) : undefined;
+  if (field.startsWith('$$')) return field.slice(1);
+  return field.startsWith('$"') ? (JSON.parse(field.slice(1)) as string) : undefined;
 }
 
 /** A session's data as JSON-ready values: what reaches `set` and what `get` returns. */

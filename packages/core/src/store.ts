@@ -22,6 +22,7 @@ import {
   sameStoredValue,
   type SessionRecord,
 } from './fields';
+import { checkArguments } from './limits';
 import { type LiveSessionStoreOptions, type ResolvedOptions, resolveOptions } from './options';
 import { pipelinePerKey, scanKeys } from './keyspace';
 import { defineScripts, type RedisClient, type ScriptCommands } from './scripts';
@@ -371,11 +372,14 @@ export class LiveSessionStore extends session.Store {
   ): Promise<WriteResult> {
     const key = this.keyOf(sid);
     // One header argument (see lua/write.lua): ioredis's cost grows with the number of arguments.
-    const header = `${mode} ${expiry.kind} ${expiry.ms} ${this.options.maxBytes} ${wantSession ? 1 : 0} ${this.options.publish} ${Date.now()} ${set.length} ${del.length} ${expect ? 1 : 0}`;
+    const { maxBytes, maxMessageBytes, publish } = this.options;
+    const header = `${mode} ${expiry.kind} ${expiry.ms} ${maxBytes} ${maxMessageBytes} ${wantSession ? 1 : 0} ${publish} ${Date.now()} ${set.length} ${del.length} ${expect ? 1 : 0}`;
     const args: string[] = expect ? [header, expect.field, expect.value] : [header];
+    // Loops, not spreads: a session may have more keys than a call can take arguments.
     for (const [field, stored] of set) args.push(field, stored);
-    args.push(...del);
-    const reply = (await this.call('write', () => this.scripts.liveSessionWrite(key, ...args))) as [string, number, string?];
+    for (const field of del) args.push(field);
+    checkArguments(sid, args);
+    const reply = (await this.call('write', () => this.scripts.liveSessionWrite(key, args))) as [string, number, string?];
     switch (reply[0]) {
       case 'ok':
         return { status: 'ok', loaded: wantSession ? ((await this.decode(sid, reply[2]!)) ?? undefined) : undefined };

@@ -257,6 +257,8 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
   private async handle(entry: SessionEntry, message: SessionMessage): Promise<void> {
     if (entry.gone || message.version <= entry.version) return; // already seen, through a read
     if (message.event === 'destroy') return this.destroyed(entry, message.reason);
+    // A change too large to publish: read the session, as after a gap.
+    if (message.event === 'reload') return this.reload(entry);
     if (message.version === entry.version + 1) {
       const change = { version: message.version, set: message.set, unset: message.unset };
       entry.version = message.version;
