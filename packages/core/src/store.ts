@@ -147,9 +147,12 @@ export class LiveSessionStore extends session.Store {
   }
 
   /** The ids of every session under the prefix (SCAN, never KEYS). */
-  async ids(): Promise<string[]> {
-    const keys = await this.keys();
-    return keys.map((key) => key.slice(this.options.prefix.length));
+  ids(callback?: Callback<string[]>): Promise<string[]> {
+    const prefix = this.options.prefix.length;
+    return withCallback(
+      this.keys().then((keys) => keys.map((key) => key.slice(prefix))),
+      callback,
+    );
   }
 
   // ---- The direct API: for code outside a request (jobs, sockets). None of it re-creates a session.
