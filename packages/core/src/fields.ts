@@ -2,8 +2,9 @@
  * How a session maps onto one Redis hash: one field per top-level key, values as JSON, the cookie
  * in its compact form (cookie.ts), and metadata in fields that no application key can take.
  */
-import { decodeCookie, encodeCookie, expandCookie } from './cookie';
+import { cookieJson, cookieProblem, decodeCookie, encodeCookie, expandCookie } from './cookie';
 import { LiveSessionError } from './errors';
+import { stringifyMember } from './json';
 
 /**
  * Metadata fields are `$` followed by anything but `$` or `"`; an application key starting with `$`
@@ -177,16 +178,16 @@ export function encodeSession(sid: string, session: object, { withoutCookie = fa
   for (const key of Object.keys(session)) {
     if (withoutCookie && key === COOKIE_FIELD) continue;
     const value = (session as SessionRecord)[key];
-    const stored = key === COOKIE_FIELD ? encodeCookieSafely(sid, value) : encodeValue(sid, key, value);
+    const stored = key === COOKIE_FIELD ? encodeStoredCookie(sid, value) : encodeValue(sid, key, value);
     if (stored !== undefined) fields.set(fieldOf(key), stored);
   }
   return fields;
 }
 
-/** JSON for one value; undefined when JSON would leave the key out. */
+/** JSON for one value, as JSON.stringify(session) writes it; undefined when JSON would leave the key out. */
 export function encodeValue(sid: string, key: string, value: unknown): string | undefined {
   try {
-    return JSON.stringify(value) as string | undefined;
+    return stringifyMember(key, value);
   } catch (cause) {
     throw new LiveSessionError(
       'ERR_LIVE_SESSION_UNSERIALIZABLE',
@@ -196,10 +197,17 @@ export function encodeValue(sid: string, key: string, value: unknown): string | 
   }
 }
 
-function encodeCookieSafely(sid: string, cookie: unknown): string | undefined {
+/**
+ * The stored string of a session's cookie; undefined for a session without one (the direct API
+ * may store those; express-session gets a default cookie when it loads one, see store.ts).
+ * Throws ERR_LIVE_SESSION_UNSERIALIZABLE for a cookie JSON cannot hold, and
+ * ERR_LIVE_SESSION_INVALID_ARGUMENT for one express-session could not load.
+ */
+export function encodeStoredCookie(sid: string, cookie: unknown): string | undefined {
   if (cookie === undefined) return undefined;
+  let json: unknown;
   try {
-    return encodeCookie(cookie);
+    json = cookieJson(cookie);
   } catch (cause) {
     throw new LiveSessionError(
       'ERR_LIVE_SESSION_UNSERIALIZABLE',
@@ -207,6 +215,11 @@ function encodeCookieSafely(sid: string, cookie: unknown): string | undefined {
       { cause },
     );
   }
+  const problem = cookieProblem(json);
+  if (problem !== undefined) {
+    throw new LiveSessionError('ERR_LIVE_SESSION_INVALID_ARGUMENT', `session "${sid}": its cookie ${problem}; nothing was written`);
+  }
+  return encodeCookie(json as Record<string, unknown>);
 }
 
 /** A stored string is the same value as a fresh encoding, even if another writer formatted it otherwise. */
