@@ -118,10 +118,18 @@ const ATTRIBUTES = ['secure', 'httpOnly', 'domain', 'path', 'sameSite', 'priorit
 export function sameCookieAttributes(loaded: Record<string, unknown>, cookie: unknown, tolerance: number): boolean {
   if (!isRecord(cookie)) return false;
   for (const name of ATTRIBUTES) if (loaded[name] !== cookie[name]) return false;
+  // The expiry itself is the TTL's, but whether there is one is the cookie's. A cookie stored as
+  // it is (not compact), or about to be, is compared by writing it again.
+  if (expiryKind(loaded.expires) !== expiryKind(cookie.expires) || !isCompactable(loaded)) return false;
+  if (typeof cookie.toJSON !== 'function' && !isCompactable(cookie)) return false;
   const a = loaded.originalMaxAge;
   const b = cookie.originalMaxAge;
   if (typeof a === 'number' && typeof b === 'number') return Math.abs(a - b) <= tolerance;
-  return a === b || (a == null && b == null);
+  return a === b;
+}
+
+function expiryKind(expires: unknown): 'none' | 'absent' | 'date' {
+  return expires === null ? 'none' : expires === undefined ? 'absent' : 'date';
 }
 
 /**
