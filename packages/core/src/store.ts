@@ -53,6 +53,8 @@ type GetReply = string | null;
 type WriteResult = { status: 'ok'; loaded?: LoadedSession } | { status: 'gone' } | { status: 'conflict' };
 
 const MAX_SID_LENGTH = 512;
+/** The calls that write: a timeout does not mean they were not applied. */
+const WRITES: ReadonlySet<string> = new Set(['write', 'destroy', 'clear']);
 
 export class LiveSessionStore extends session.Store {
   readonly options: Readonly<ResolvedOptions>;
@@ -76,7 +78,11 @@ export class LiveSessionStore extends session.Store {
     const { timeout } = this.options;
     this.deadlines = new Deadlines(timeout, {
       timedOut: (what) =>
-        new LiveSessionError('ERR_LIVE_SESSION_TIMEOUT', `Redis did not answer "${what}" within ${timeout} ms (option "timeout"); is it running and reachable?`),
+        new LiveSessionError(
+          'ERR_LIVE_SESSION_TIMEOUT',
+          `Redis did not answer "${what}" within ${timeout} ms (option "timeout"); is it running and reachable?` +
+            (WRITES.has(what) ? ' The write may still be applied (sent later from ioredis\'s offline queue, or still running in Redis): read the session to know.' : ''),
+        ),
       failed: redisError,
     });
   }

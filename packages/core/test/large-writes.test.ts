@@ -3,7 +3,7 @@
  * Lua's unpack stops at about 8,000 values: a write script that passes all its fields to one
  * command fails past that, possibly after it has already deleted fields.
  */
-import { CookieClient, startRedis, type TestRedis } from '@live-session/test-support';
+import { CookieClient, startRedis, type TestRedis, waitFor } from '@live-session/test-support';
 import express from 'express';
 import session from 'express-session';
 import type { Redis } from 'ioredis';
@@ -211,5 +211,19 @@ describe('a change message stays small whatever the session holds', () => {
     await always.putSession(sid, 'c', 1);
     await messages.waitFor(4);
     expect(messages.parsed()[3]).toEqual({ format: 1, event: 'reload', version: 4 });
+  });
+});
+
+describe('a write that times out', () => {
+  it('says it may still be applied, and it is once Redis answers', async () => {
+    const impatient = new LiveSessionStore({ client: admin, prefix: PREFIX, timeout: 200 });
+    const sid = newSid();
+    await impatient.set(sid, { cookie: cookieJson(HOUR), n: 1 } as never);
+    const pauser = resources.redis(redis);
+    await pauser.call('CLIENT', 'PAUSE', '1500', 'WRITE'); // scripts wait: a slow write, as a huge one would be
+    const error = await rejectionOf(impatient.putSession(sid, 'n', 2));
+    expect(error.code).toBe('ERR_LIVE_SESSION_TIMEOUT');
+    expect(error.message).toContain('may still be applied');
+    await waitFor(async () => ((await store.getSession(sid)) as unknown as Dict | null)?.n === 2, { what: 'the timed-out write, applied' });
   });
 });
