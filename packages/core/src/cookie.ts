@@ -66,6 +66,13 @@ export function encodeCookie(plain: Record<string, unknown>): string {
 }
 
 /**
+ * The decoded cookies that were stored as they are (`{"*": cookie}`), not in the compact form: a
+ * save compares them by writing them again. Rare, so the set stays small (the compact ones, on
+ * every request, are not in it).
+ */
+const STORED_AS_IS = new WeakSet<object>();
+
+/**
  * Decodes the stored string back to the cookie's JSON form. `expiresAt` is the key's expiry
  * (now + PTTL), used when the expiry is derived from the TTL.
  */
@@ -77,8 +84,10 @@ export function decodeCookie(stored: string, expiresAt: number | null): Record<s
 export function expandCookie(compact: unknown, expiresAt: number | null): Record<string, unknown> {
   if (!isRecord(compact)) throw new SyntaxError('the cookie is not a JSON object');
   if ('*' in compact) {
-    if (!isRecord(compact['*'])) throw new SyntaxError('the stored cookie is not a JSON object');
-    return compact['*'];
+    const cookie = compact['*'];
+    if (!isRecord(cookie)) throw new SyntaxError('the stored cookie is not a JSON object');
+    STORED_AS_IS.add(cookie);
+    return cookie;
   }
   const cookie: Record<string, unknown> = {};
   for (const name of Object.keys(compact)) {
@@ -120,7 +129,7 @@ export function sameCookieAttributes(loaded: Record<string, unknown>, cookie: un
   for (const name of ATTRIBUTES) if (loaded[name] !== cookie[name]) return false;
   // The expiry itself is the TTL's, but whether there is one is the cookie's. A cookie stored as
   // it is (not compact), or about to be, is compared by writing it again.
-  if (expiryKind(loaded.expires) !== expiryKind(cookie.expires) || !isCompactable(loaded)) return false;
+  if (expiryKind(loaded.expires) !== expiryKind(cookie.expires) || STORED_AS_IS.has(loaded)) return false;
   if (typeof cookie.toJSON !== 'function' && !isCompactable(cookie)) return false;
   const a = loaded.originalMaxAge;
   const b = cookie.originalMaxAge;
@@ -148,7 +157,9 @@ export function cookieJson(cookie: unknown): unknown {
     let json: unknown = value;
     if (value instanceof Date && value.toJSON === Date.prototype.toJSON) json = Number.isNaN(value.getTime()) ? null : value.toISOString();
     else if ((typeof value === 'object' && value !== null) || typeof value === 'bigint') json = parseMember(name, value);
-    if (json !== undefined) Object.defineProperty(plain, name, { value: json, enumerable: true, writable: true, configurable: true });
+    if (json === undefined) continue;
+    if (name === '__proto__') Object.defineProperty(plain, name, { value: json, enumerable: true, writable: true, configurable: true });
+    else plain[name] = json;
   }
   return plain;
 }

@@ -135,7 +135,12 @@ export function decodeSession(sid: string, flat: string[], pttl: number, now = D
   for (let i = 0; i < flat.length; i += 2) {
     const field = flat[i];
     const stored = flat[i + 1];
-    const key = keyOf(field);
+    let key: string | undefined;
+    try {
+      key = keyOf(field);
+    } catch (cause) {
+      throw new LiveSessionError('ERR_LIVE_SESSION_CORRUPT', `session "${sid}": hash field "${field}" is not a key this store wrote: ${(cause as Error).message}`, { cause });
+    }
     if (key === undefined) {
       if (field === VERSION_FIELD) version = Number(stored);
       else if (field === CREATED_FIELD) createdAt = Number(stored);
@@ -162,7 +167,7 @@ function setKey(data: SessionRecord, key: string, value: unknown): void {
 function corruptField(sid: string, field: string, cause: unknown): LiveSessionError {
   return new LiveSessionError(
     'ERR_LIVE_SESSION_CORRUPT',
-    `session "${sid}": hash field "${field}" (key "${keyOf(field)}") does not hold valid JSON: ${(cause as Error).message}`,
+    `session "${sid}": hash field "${field}" (key ${JSON.stringify(keyOf(field))}) does not hold valid JSON: ${(cause as Error).message}`,
     { cause },
   );
 }

@@ -14,10 +14,12 @@ export const MAX_ARGUMENT_BYTES = 512 * 1024 * 1024;
 export function checkArguments(sid: string, args: readonly string[]): void {
   for (const arg of args) {
     // UTF-8 takes at most 3 bytes per UTF-16 unit: only very long strings need counting.
-    if (arg.length * 3 > MAX_ARGUMENT_BYTES && Buffer.byteLength(arg) > MAX_ARGUMENT_BYTES) {
+    if (arg.length * 3 <= MAX_ARGUMENT_BYTES) continue;
+    const bytes = Buffer.byteLength(arg);
+    if (bytes > MAX_ARGUMENT_BYTES) {
       throw new LiveSessionError(
         'ERR_LIVE_SESSION_VALUE_TOO_LARGE',
-        `session "${sid}": one value takes ${Buffer.byteLength(arg)} bytes as stored, over the ${MAX_ARGUMENT_BYTES} bytes one Redis argument can hold (proto-max-bulk-len); nothing was written`,
+        `session "${sid}": one value takes ${bytes} bytes as stored, over the ${MAX_ARGUMENT_BYTES} bytes one Redis argument can hold (proto-max-bulk-len); nothing was written`,
       );
     }
   }

@@ -99,6 +99,8 @@ describe('a field that is not valid JSON, written by someone else', () => {
     ['user', '1,"cart"'],
     ['user', '{"a":1},"injected",{"b":2}'],
     ['user', ''],
+    // A field in the form of a key with a lone surrogate, but not valid JSON.
+    ['$"\\ud800', '1'],
   ])('makes get fail with ERR_LIVE_SESSION_CORRUPT naming the field (%s = %s), and leaves it there', async (field, garbage) => {
     const sid = newSid();
     await createSession(sid, { user: { name: 'ada' }, cart: [1] });

@@ -227,3 +227,16 @@ describe('a write that times out', () => {
     await waitFor(async () => ((await store.getSession(sid)) as unknown as Dict | null)?.n === 2, { what: 'the timed-out write, applied' });
   });
 });
+
+describe('a limit that remains', () => {
+  it('a value over 512 MiB as stored (proto-max-bulk-len) is refused before anything is sent', async () => {
+    const sid = newSid();
+    await store.set(sid, { cookie: cookieJson(HOUR), n: 1 } as never);
+    const before = await hashOf(admin, keyOf(sid));
+    const huge = '€'.repeat(179_000_000); // 537 MB as UTF-8 (3 bytes each), 358 MB in memory
+    const error = await rejectionOf(store.set(sid, { cookie: cookieJson(HOUR), n: 2, huge } as never));
+    expect(error.code).toBe('ERR_LIVE_SESSION_VALUE_TOO_LARGE');
+    expect(error.message).toContain('proto-max-bulk-len');
+    expect(await hashOf(admin, keyOf(sid))).toEqual(before);
+  });
+});
