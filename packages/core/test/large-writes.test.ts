@@ -13,6 +13,9 @@ import type { AddressInfo } from 'node:net';
 import { LiveSessionStore, parseMessage } from '../src';
 import { cookieJson, hashOf, rejectionOf, Resources, subscribe } from './helpers';
 
+// Tens of megabytes and tens of thousands of keys take seconds on a busy 2-core machine.
+jest.setTimeout(120_000);
+
 const PREFIX = 'large:';
 const HOUR = 60 * 60 * 1000;
 
