@@ -45,7 +45,7 @@ export const ceiling: Benchmark = {
     const scripted = ours as unknown as Scripted;
     const ttl = String(DAY / 1000);
     // The header of lua/write.lua for a save that changes one key (and sends the refresh interval).
-    const writeArgs = (i: number) => [`patch at ${Date.now() + DAY} 0 0 publish ${Date.now()} 2 0 0`, 'visits', String(i), '$t', String(DAY)];
+    const writeArgs = (i: number) => [`patch at ${Date.now() + DAY} 0 65536 0 publish ${Date.now()} 2 0 0`, 'visits', String(i), '$t', String(DAY)];
 
     const loops = (name: string, op: (i: number) => Promise<void>): Variant => ({
       name,

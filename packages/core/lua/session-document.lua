@@ -10,10 +10,15 @@ local function session_document(key, fields)
   for i = 1, #fields, 2 do
     local field, value = fields[i], fields[i + 1]
     local first, second = string.byte(field, 1, 2)
-    if first ~= 36 or second == 36 then -- an application key: no '$', or the '$$' escape
-      if first == 36 then field = string.sub(field, 2) end
+    if first ~= 36 or second == 36 or second == 34 then -- an application key: no '$', or '$$', or '$"'
       count = count + 1
-      parts[#parts + 1] = cjson.encode(field)
+      if first ~= 36 then
+        parts[#parts + 1] = cjson.encode(field)
+      elseif second == 36 then
+        parts[#parts + 1] = cjson.encode(string.sub(field, 2))
+      else -- '$' then the key's JSON text: a key that is not well-formed UTF-16 (see src/fields.ts)
+        parts[#parts + 1] = string.sub(field, 2)
+      end
       parts[#parts + 1] = value
     elseif field == '$v' then
       version = value

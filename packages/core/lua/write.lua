@@ -1,25 +1,42 @@
 -- Writes a change to one session atomically, then publishes it on the channel named like the key.
 -- KEYS[1]: the session key (and channel).
 -- ARGV[1], the header (one argument: ioredis's cost per argument is what a write mostly costs it):
---   "<mode> <expiry kind> <expiry ms> <max bytes> <want session> <publish command> <now ms>
---    <fields to set> <fields to delete> <expect>", where
+--   "<mode> <expiry kind> <expiry ms> <max bytes> <max message bytes> <want session> <publish command>
+--    <now ms> <fields to set> <fields to delete> <expect>", where
 --   mode: 'patch' (the session must exist) or 'replace' (the given fields become the whole session);
 --   expiry kind: 'at' (PEXPIREAT ms), 'in' (PEXPIRE ms) or 'keep' (by the stored '$t' field, if any);
---   max bytes: 0 for no limit; want session: 1 to return the session; expect: 1 when ARGV[2] and
---   ARGV[3] are a field and the value it must hold ('' when it must be absent), else 0.
+--   max bytes: 0 for no limit; max message bytes: past it, a reload message replaces the change;
+--   want session: 1 to return the session; expect: 1 when ARGV[2] and ARGV[3] are a field and the
+--   value it must hold ('' when it must be absent), else 0.
 -- Then the field/value pairs to set, then the field names to delete.
--- Field names: an application key starting with '$' is stored as '$' .. key; every other field
--- starting with '$' is metadata ('$v' version, '$c' creation time in ms, '$t' refresh interval).
+-- Field names: an application key starting with '$' is stored as '$' .. key, one that is not
+-- well-formed UTF-16 as '$' .. its JSON text (see src/fields.ts); every other field starting with
+-- '$' is metadata ('$v' version, '$c' creation time in ms, '$t' refresh interval).
 -- Only application fields other than 'cookie' are published, and only they move the version.
+-- Every check that can fail runs before the first write: a script cannot roll back.
 -- Returns { 'ok', version [, the session as session_document's JSON text] }, { 'gone' }, { 'conflict' } or { 'too_large', bytes }.
 local key = KEYS[1]
-local mode, expiry_kind, expiry_ms, max_bytes, want_session, publish, now, n_set, n_del, expect =
-  string.match(ARGV[1], '^(%a+) (%a+) (%-?%d+) (%d+) ([01]) (%a+) (%d+) (%d+) (%d+) ([01])$')
+local mode, expiry_kind, expiry_ms, max_bytes, max_message, want_session, publish, now, n_set, n_del, expect =
+  string.match(ARGV[1], '^(%a+) (%a+) (%-?%d+) (%d+) (%d+) ([01]) (%a+) (%d+) (%d+) (%d+) ([01])$')
 if not mode then return redis.error_reply('live-session: bad write header "' .. ARGV[1] .. '"') end
-max_bytes, want_session, n_set, n_del = tonumber(max_bytes), want_session == '1', tonumber(n_set), tonumber(n_del)
+max_bytes, max_message, want_session, n_set, n_del = tonumber(max_bytes), tonumber(max_message), want_session == '1', tonumber(n_set), tonumber(n_del)
 local expect_field, expect_value, first_set = '', '', 2
 if expect == '1' then expect_field, expect_value, first_set = ARGV[2], ARGV[3], 4 end
 local first_del = first_set + 2 * n_set
+
+-- Lua's unpack, and so one command's arguments, stops at about 8,000 values: commands over many
+-- fields go in chunks of this many (an even number: HSET takes pairs).
+local CHUNK = 1000
+local function each_chunk(list, fn)
+  for i = 1, #list, CHUNK do fn(unpack(list, i, math.min(i + CHUNK - 1, #list))) end
+end
+local function hmget(fields)
+  local values = {}
+  each_chunk(fields, function(...)
+    for _, value in ipairs(redis.call('HMGET', key, ...)) do values[#values + 1] = value end
+  end)
+  return values
+end
 
 -- Every session has '$v': reading it tells whether the session exists.
 local stored_version = redis.call('HGET', key, '$v')
@@ -32,14 +49,18 @@ if expect_field ~= '' then
 end
 
 local function is_meta(field)
-  return string.byte(field, 1) == 36 and string.byte(field, 2) ~= 36 -- '$' then anything but '$'
+  local first, second = string.byte(field, 1, 2)
+  return first == 36 and second ~= 36 and second ~= 34 -- '$' then anything but '$' or '"'
 end
 local function published(field)
   return field ~= 'cookie' and not is_meta(field)
 end
-local function app_key(field)
-  if string.byte(field, 1) == 36 then return string.sub(field, 2) end
-  return field
+-- The application key of a field, as JSON text.
+local function json_key(field)
+  local first, second = string.byte(field, 1, 2)
+  if first ~= 36 then return cjson.encode(field) end
+  if second == 34 then return string.sub(field, 2) end
+  return cjson.encode(string.sub(field, 2))
 end
 
 local set_fields, set_values, given = {}, {}, {}
@@ -48,16 +69,20 @@ for i = first_set, first_del - 1, 2 do
   set_values[#set_values + 1] = ARGV[i + 1]
   given[ARGV[i]] = true
 end
--- Fields to delete: those named, plus (replace) every stored application field not given.
-local deletions = {}
-for i = first_del, first_del + n_del - 1 do deletions[#deletions + 1] = ARGV[i] end
+-- Fields to delete: those named that exist, plus (replace) every stored application field not given.
+local deletions, named = {}, {}
+for i = first_del, first_del + n_del - 1 do named[#named + 1] = ARGV[i] end
+if #named > 0 then
+  for i, value in ipairs(hmget(named)) do
+    if value then deletions[#deletions + 1] = named[i] end
+  end
+end
 if mode == 'replace' and exists then
   for _, field in ipairs(redis.call('HKEYS', key)) do
     if not is_meta(field) and not given[field] then deletions[#deletions + 1] = field end
   end
 end
 
--- The size limit is checked before anything is written: a script cannot roll back.
 if max_bytes > 0 then
   local stored = {}
   if exists then
@@ -71,25 +96,33 @@ if max_bytes > 0 then
   if size > max_bytes then return { 'too_large', size } end
 end
 
--- Only what really differs from the stored values is written and published.
+-- Only what really differs from the stored values is written and published. The change message
+-- is built only while it stays under max message bytes; past that, a reload message is published.
 local set_parts, unset_parts, changed, writes = {}, {}, false, {}
-if #set_fields > 0 then
-  local current = redis.call('HMGET', key, unpack(set_fields))
-  for i, field in ipairs(set_fields) do
-    if current[i] ~= set_values[i] then
-      writes[#writes + 1] = field
-      writes[#writes + 1] = set_values[i]
-      if published(field) then
-        set_parts[#set_parts + 1] = cjson.encode(app_key(field)) .. ':' .. set_values[i]
-        changed = true
-      end
+local message_bytes, reload = 80, false
+local function add_part(parts, part)
+  message_bytes = message_bytes + #part + 1
+  if message_bytes > max_message then
+    reload = true
+  else
+    parts[#parts + 1] = part
+  end
+end
+local current = hmget(set_fields)
+for i, field in ipairs(set_fields) do
+  if current[i] ~= set_values[i] then
+    writes[#writes + 1] = field
+    writes[#writes + 1] = set_values[i]
+    if published(field) then
+      changed = true
+      if not reload then add_part(set_parts, json_key(field) .. ':' .. set_values[i]) end
     end
   end
 end
 for _, field in ipairs(deletions) do
-  if redis.call('HDEL', key, field) == 1 and published(field) then
-    unset_parts[#unset_parts + 1] = cjson.encode(app_key(field))
+  if published(field) then
     changed = true
+    if not reload then add_part(unset_parts, json_key(field)) end
   end
 end
 
@@ -103,7 +136,10 @@ if not exists then
   writes[#writes + 1] = '$c'
   writes[#writes + 1] = now
 end
-if #writes > 0 then redis.call('HSET', key, unpack(writes)) end
+
+-- The writes: nothing below can fail on a session that passed the checks above.
+each_chunk(deletions, function(...) redis.call('HDEL', key, ...) end)
+each_chunk(writes, function(...) redis.call('HSET', key, ...) end)
 
 if expiry_kind == 'at' then
   redis.call('PEXPIREAT', key, expiry_ms)
@@ -116,7 +152,9 @@ end
 
 -- Published last: subscribers receive it after the script ends, so a reader that gets the message
 -- and then reads the session sees this write or a later one.
-if changed then
+if changed and reload then
+  redis.call(publish, key, '{"format":1,"event":"reload","version":' .. version .. '}')
+elseif changed then
   redis.call(publish, key, '{"format":1,"event":"change","version":' .. version ..
     ',"set":{' .. table.concat(set_parts, ',') .. '},"unset":[' .. table.concat(unset_parts, ',') .. ']}')
 end

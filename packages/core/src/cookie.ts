@@ -15,6 +15,8 @@
  * A cookie of any other shape is stored as `{ "*": cookie }`, unchanged.
  */
 
+import { stringifyMember } from './json';
+
 const SHORT_NAMES = new Map([
   ['originalMaxAge', 'm'],
   ['secure', 's'],
@@ -49,10 +51,9 @@ export function refreshInterval(cookie: unknown, lifetime: number): number | nul
   return typeof maxAge === 'number' && maxAge > 0 ? Math.round(maxAge) : null;
 }
 
-/** Encodes a cookie (a Cookie instance or its JSON form) to the stored string. */
-export function encodeCookie(cookie: unknown): string {
-  const plain = toPlain(cookie);
-  if (!isRecord(plain) || !isCompactable(plain)) return JSON.stringify({ '*': plain });
+/** Encodes a cookie's JSON form (cookieJson) to the stored string. */
+export function encodeCookie(plain: Record<string, unknown>): string {
+  if (!isCompactable(plain)) return JSON.stringify({ '*': plain });
   const compact: Record<string, unknown> = {};
   for (const name of Object.keys(plain)) {
     const short = SHORT_NAMES.get(name);
@@ -63,6 +64,13 @@ export function encodeCookie(cookie: unknown): string {
   if (plain.httpOnly !== true) compact.h = plain.httpOnly ?? null;
   return JSON.stringify(compact);
 }
+
+/**
+ * The decoded cookies that were stored as they are (`{"*": cookie}`), not in the compact form: a
+ * save compares them by writing them again. Rare, so the set stays small (the compact ones, on
+ * every request, are not in it).
+ */
+const STORED_AS_IS = new WeakSet<object>();
 
 /**
  * Decodes the stored string back to the cookie's JSON form. `expiresAt` is the key's expiry
@@ -76,8 +84,10 @@ export function decodeCookie(stored: string, expiresAt: number | null): Record<s
 export function expandCookie(compact: unknown, expiresAt: number | null): Record<string, unknown> {
   if (!isRecord(compact)) throw new SyntaxError('the cookie is not a JSON object');
   if ('*' in compact) {
-    if (!isRecord(compact['*'])) throw new SyntaxError('the stored cookie is not a JSON object');
-    return compact['*'];
+    const cookie = compact['*'];
+    if (!isRecord(cookie)) throw new SyntaxError('the stored cookie is not a JSON object');
+    STORED_AS_IS.add(cookie);
+    return cookie;
   }
   const cookie: Record<string, unknown> = {};
   for (const name of Object.keys(compact)) {
@@ -117,23 +127,71 @@ const ATTRIBUTES = ['secure', 'httpOnly', 'domain', 'path', 'sameSite', 'priorit
 export function sameCookieAttributes(loaded: Record<string, unknown>, cookie: unknown, tolerance: number): boolean {
   if (!isRecord(cookie)) return false;
   for (const name of ATTRIBUTES) if (loaded[name] !== cookie[name]) return false;
+  // The expiry itself is the TTL's, but whether there is one is the cookie's. A cookie stored as
+  // it is (not compact), or about to be, is compared by writing it again.
+  if (expiryKind(loaded.expires) !== expiryKind(cookie.expires) || STORED_AS_IS.has(loaded)) return false;
+  if (typeof cookie.toJSON !== 'function' && !isCompactable(cookie)) return false;
   const a = loaded.originalMaxAge;
   const b = cookie.originalMaxAge;
   if (typeof a === 'number' && typeof b === 'number') return Math.abs(a - b) <= tolerance;
-  return a === b || (a == null && b == null);
+  return a === b;
 }
 
-/** The cookie's JSON form (Date as ISO string, undefined left out), without a JSON round trip. */
-function toPlain(cookie: unknown): unknown {
-  const data = isRecord(cookie) && typeof cookie.toJSON === 'function' ? (cookie.toJSON as () => unknown)() : cookie;
-  if (!isRecord(data)) return JSON.parse(JSON.stringify(data ?? null));
+function expiryKind(expires: unknown): 'none' | 'absent' | 'date' {
+  return expires === null ? 'none' : expires === undefined ? 'absent' : 'date';
+}
+
+/**
+ * The cookie's JSON form, as `JSON.parse(JSON.stringify(session)).cookie` gives it (toJSON called
+ * with its key, Date as ISO string, undefined left out, "__proto__" kept as an own key), without a
+ * JSON round trip for the usual flat cookie. Undefined when JSON would leave the cookie out.
+ * Throws as JSON.stringify does (BigInt, cycles).
+ */
+export function cookieJson(cookie: unknown): unknown {
+  const data = (typeof cookie === 'object' && cookie !== null) || typeof cookie === 'bigint' ? parseMember(COOKIE_KEY, cookie, true) : cookie;
+  if (!isRecord(data)) return typeof data === 'function' || typeof data === 'symbol' ? undefined : data;
   const plain: Record<string, unknown> = {};
   for (const name of Object.keys(data)) {
     const value = data[name];
-    if (value instanceof Date) plain[name] = Number.isNaN(value.getTime()) ? null : value.toISOString();
-    else if (value !== undefined && typeof value !== 'function') plain[name] = typeof value === 'object' && value !== null ? JSON.parse(JSON.stringify(value)) : value;
+    if (value === undefined || typeof value === 'function' || typeof value === 'symbol') continue;
+    let json: unknown = value;
+    if (value instanceof Date && value.toJSON === Date.prototype.toJSON) json = Number.isNaN(value.getTime()) ? null : value.toISOString();
+    else if ((typeof value === 'object' && value !== null) || typeof value === 'bigint') json = parseMember(name, value);
+    if (json === undefined) continue;
+    if (name === '__proto__') Object.defineProperty(plain, name, { value: json, enumerable: true, writable: true, configurable: true });
+    else plain[name] = json;
   }
   return plain;
+}
+
+const COOKIE_KEY = 'cookie';
+
+/** A member's JSON form: JSON.parse of stringifyMember; `shallow` calls only its toJSON (the caller walks the rest). */
+function parseMember(key: string, value: unknown, shallow = false): unknown {
+  if (shallow) {
+    const toJSON = (value as { toJSON?: unknown }).toJSON;
+    return typeof toJSON === 'function' ? (toJSON as (key: string) => unknown).call(value, key) : value;
+  }
+  const text = stringifyMember(key, value);
+  return text === undefined ? undefined : JSON.parse(text);
+}
+
+/**
+ * Why express-session could not load a cookie of this JSON form (it needs an object whose expiry
+ * is a date or null, and whose ages are numbers), or undefined when it can. A session stored with
+ * such a cookie would fail every request that loads it.
+ */
+export function cookieProblem(plain: unknown): string | undefined {
+  if (!isRecord(plain)) return `must be an object like express-session's cookie, got ${plain === null ? 'null' : Array.isArray(plain) ? 'an array' : typeof plain}`;
+  const { expires } = plain;
+  if (expires !== undefined && expires !== null && (typeof expires !== 'string' || Number.isNaN(Date.parse(expires)))) {
+    return `"expires" must be a date, null or absent, got ${JSON.stringify(expires)}`;
+  }
+  for (const name of ['originalMaxAge', 'maxAge'] as const) {
+    const value = plain[name];
+    if (value !== undefined && value !== null && typeof value !== 'number') return `"${name}" must be a number, null or absent, got ${JSON.stringify(value)}`;
+  }
+  return undefined;
 }
 
 function isCompactable(cookie: Record<string, unknown>): boolean {

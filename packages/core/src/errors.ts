@@ -8,6 +8,8 @@ export type LiveSessionErrorCode =
   | 'ERR_LIVE_SESSION_UNSERIALIZABLE'
   /** The session would exceed the `maxBytes` option. Nothing was written. */
   | 'ERR_LIVE_SESSION_TOO_LARGE'
+  /** One value is larger than one Redis command argument can be (512 MiB, Redis's proto-max-bulk-len default). Nothing was written. */
+  | 'ERR_LIVE_SESSION_VALUE_TOO_LARGE'
   /** The session does not exist (never did, destroyed, or expired). Nothing was written. */
   | 'ERR_LIVE_SESSION_NOT_FOUND'
   /** `updateSession` kept losing the race for the same key. Nothing was written. */

@@ -2,24 +2,35 @@
  * How a session maps onto one Redis hash: one field per top-level key, values as JSON, the cookie
  * in its compact form (cookie.ts), and metadata in fields that no application key can take.
  */
-import { decodeCookie, encodeCookie, expandCookie } from './cookie';
+import { cookieJson, cookieProblem, decodeCookie, encodeCookie, expandCookie } from './cookie';
 import { LiveSessionError } from './errors';
+import { stringifyMember } from './json';
 
-/** Metadata fields are `$` followed by anything but `$`; an application key starting with `$` gets one more. */
+/**
+ * Metadata fields are `$` followed by anything but `$` or `"`; an application key starting with `$`
+ * gets one more. A key that is not well-formed UTF-16 (a lone surrogate) would reach Redis as UTF-8
+ * with U+FFFD in its place, merging distinct keys: it is stored as `$` and its JSON text, which
+ * escapes the surrogate.
+ */
 export const VERSION_FIELD = '$v';
 export const CREATED_FIELD = '$c';
 /** How far a read pushes the expiry forward (ms); absent when the cookie fixes the expiry. */
 export const REFRESH_FIELD = '$t';
 export const COOKIE_FIELD = 'cookie';
 
+/** With the `u` flag a surrogate pair is one code point: this matches only a lone surrogate. */
+export const LONE_SURROGATE = /\p{Surrogate}/u;
+
 export function fieldOf(key: string): string {
+  if (LONE_SURROGATE.test(key)) return `$${JSON.stringify(key)}`;
   return key.startsWith('$') ? `$${key}` : key;
 }
 
 /** The application key stored in a field, or undefined for a metadata field. */
 export function keyOf(field: string): string | undefined {
   if (!field.startsWith('$')) return field;
-  return field.startsWith('$$') ? field.slice(1) : undefined;
+  if (field.startsWith('$$')) return field.slice(1);
+  return field.startsWith('$"') ? (JSON.parse(field.slice(1)) as string) : undefined;
 }
 
 /** A session's data as JSON-ready values: what reaches `set` and what `get` returns. */
@@ -124,7 +135,12 @@ export function decodeSession(sid: string, flat: string[], pttl: number, now = D
   for (let i = 0; i < flat.length; i += 2) {
     const field = flat[i];
     const stored = flat[i + 1];
-    const key = keyOf(field);
+    let key: string | undefined;
+    try {
+      key = keyOf(field);
+    } catch (cause) {
+      throw new LiveSessionError('ERR_LIVE_SESSION_CORRUPT', `session "${sid}": hash field "${field}" is not a key this store wrote: ${(cause as Error).message}`, { cause });
+    }
     if (key === undefined) {
       if (field === VERSION_FIELD) version = Number(stored);
       else if (field === CREATED_FIELD) createdAt = Number(stored);
@@ -151,7 +167,7 @@ function setKey(data: SessionRecord, key: string, value: unknown): void {
 function corruptField(sid: string, field: string, cause: unknown): LiveSessionError {
   return new LiveSessionError(
     'ERR_LIVE_SESSION_CORRUPT',
-    `session "${sid}": hash field "${field}" (key "${keyOf(field)}") does not hold valid JSON: ${(cause as Error).message}`,
+    `session "${sid}": hash field "${field}" (key ${JSON.stringify(keyOf(field))}) does not hold valid JSON: ${(cause as Error).message}`,
     { cause },
   );
 }
@@ -167,16 +183,16 @@ export function encodeSession(sid: string, session: object, { withoutCookie = fa
   for (const key of Object.keys(session)) {
     if (withoutCookie && key === COOKIE_FIELD) continue;
     const value = (session as SessionRecord)[key];
-    const stored = key === COOKIE_FIELD ? encodeCookieSafely(sid, value) : encodeValue(sid, key, value);
+    const stored = key === COOKIE_FIELD ? encodeStoredCookie(sid, value) : encodeValue(sid, key, value);
     if (stored !== undefined) fields.set(fieldOf(key), stored);
   }
   return fields;
 }
 
-/** JSON for one value; undefined when JSON would leave the key out. */
+/** JSON for one value, as JSON.stringify(session) writes it; undefined when JSON would leave the key out. */
 export function encodeValue(sid: string, key: string, value: unknown): string | undefined {
   try {
-    return JSON.stringify(value) as string | undefined;
+    return stringifyMember(key, value);
   } catch (cause) {
     throw new LiveSessionError(
       'ERR_LIVE_SESSION_UNSERIALIZABLE',
@@ -186,10 +202,17 @@ export function encodeValue(sid: string, key: string, value: unknown): string | 
   }
 }
 
-function encodeCookieSafely(sid: string, cookie: unknown): string | undefined {
+/**
+ * The stored string of a session's cookie; undefined for a session without one (the direct API
+ * may store those; express-session gets a default cookie when it loads one, see store.ts).
+ * Throws ERR_LIVE_SESSION_UNSERIALIZABLE for a cookie JSON cannot hold, and
+ * ERR_LIVE_SESSION_INVALID_ARGUMENT for one express-session could not load.
+ */
+export function encodeStoredCookie(sid: string, cookie: unknown): string | undefined {
   if (cookie === undefined) return undefined;
+  let json: unknown;
   try {
-    return encodeCookie(cookie);
+    json = cookieJson(cookie);
   } catch (cause) {
     throw new LiveSessionError(
       'ERR_LIVE_SESSION_UNSERIALIZABLE',
@@ -197,6 +220,11 @@ function encodeCookieSafely(sid: string, cookie: unknown): string | undefined {
       { cause },
     );
   }
+  const problem = cookieProblem(json);
+  if (problem !== undefined) {
+    throw new LiveSessionError('ERR_LIVE_SESSION_INVALID_ARGUMENT', `session "${sid}": its cookie ${problem}; nothing was written`);
+  }
+  return encodeCookie(json as Record<string, unknown>);
 }
 
 /** A stored string is the same value as a fresh encoding, even if another writer formatted it otherwise. */

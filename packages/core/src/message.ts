@@ -3,7 +3,8 @@
  * documented in the README. Written by lua/write.lua and lua/destroy.lua, read here.
  *
  *   {"format":1,"event":"change","version":7,"set":{"cart":[1,2]},"unset":["flash"]}
- *   {"format":1,"event":"destroy","version":8,"reason":"logout"}
+ *   {"format":1,"event":"reload","version":8}
+ *   {"format":1,"event":"destroy","version":9,"reason":"logout"}
  *
  * `version` grows by one with every message of a session, so a consumer that sees a gap knows
  * it missed one and reloads. The cookie is never published.
@@ -35,7 +36,17 @@ export interface DestroyMessage {
   reason: DestroyReason;
 }
 
-export type SessionMessage = ChangeMessage | DestroyMessage;
+/**
+ * A change too large to publish (over the store's `maxMessageBytes`): the version moved as for a
+ * change, and the consumer reads the session (getSessionState) to see what it holds. Added to
+ * format 1 later: an older consumer drops it as unknown and sees a version gap at the next message.
+ */
+export interface ReloadMessage {
+  event: 'reload';
+  version: number;
+}
+
+export type SessionMessage = ChangeMessage | ReloadMessage | DestroyMessage;
 
 /** Parses a message; returns null for anything that is not a well-formed format-1 message. */
 export function parseMessage(raw: string | Buffer): SessionMessage | null {
@@ -53,6 +64,7 @@ export function parseMessage(raw: string | Buffer): SessionMessage | null {
     const reason = message.reason === undefined ? 'logout' : message.reason;
     return typeof reason === 'string' && REASONS.has(reason) ? { event: 'destroy', version, reason: reason as DestroyReason } : null;
   }
+  if (message.event === 'reload') return { event: 'reload', version };
   if (message.event !== 'change') return null;
   const { set, unset } = message;
   if (typeof set !== 'object' || set === null || Array.isArray(set)) return null;

@@ -22,6 +22,14 @@ export interface LiveSessionStoreOptions {
    */
   maxBytes?: number;
   /**
+   * Largest change message, in bytes: a change whose message would be larger publishes
+   * `{"format":1,"event":"reload","version":N}` instead (the same version, no values), and
+   * consumers read the session. Keeps a huge write from overflowing every subscriber's output
+   * buffer (Redis drops a pub/sub client past 32 MB by default). 0: every change is a reload.
+   * @default 65536 (64 KiB)
+   */
+  maxMessageBytes?: number;
+  /**
    * How long a store call waits for Redis before failing with ERR_LIVE_SESSION_TIMEOUT (ms).
    * Bounds how long a request hangs while Redis is down.
    * @default 2000
@@ -59,6 +67,7 @@ const DEFAULTS = {
   prefix: 'live_session:',
   lifetime: 2 * 24 * 60 * 60 * 1000,
   maxBytes: 0,
+  maxMessageBytes: 64 * 1024,
   timeout: 2000,
   scanCount: 100,
   touchGrace: 1000,
@@ -75,9 +84,9 @@ export function resolveOptions(options: LiveSessionStoreOptions): ResolvedOption
     ...stripUndefined(options),
     client: options.client,
   };
-  for (const name of ['lifetime', 'timeout', 'scanCount', 'touchGrace', 'updateAttempts', 'maxBytes'] as const) {
+  for (const name of ['lifetime', 'timeout', 'scanCount', 'touchGrace', 'updateAttempts', 'maxBytes', 'maxMessageBytes'] as const) {
     const value = resolved[name];
-    const min = name === 'maxBytes' || name === 'touchGrace' ? 0 : 1;
+    const min = name === 'maxBytes' || name === 'maxMessageBytes' || name === 'touchGrace' ? 0 : 1;
     if (!Number.isSafeInteger(value) || value < min) {
       throw new TypeError(`LiveSessionStore option "${name}" must be a whole number >= ${min}, got ${String(value)}`);
     }

@@ -25,7 +25,8 @@ type Reply = unknown;
 export interface ScriptCommands {
   /** Without `format`, the session document (lua/session-document.lua). */
   liveSessionGet(key: string, format?: 'fields'): Promise<Reply>;
-  liveSessionWrite(key: string, ...args: (string | number)[]): Promise<Reply>;
+  /** `args` as one array (ioredis flattens it): a spread of 100,000 arguments overflows the call stack. */
+  liveSessionWrite(key: string, args: readonly string[]): Promise<Reply>;
   liveSessionDestroy(key: string, publish: string, reason: DestroyReason): Promise<Reply>;
   liveSessionTouch(key: string): Promise<Reply>;
 }

@@ -5,7 +5,7 @@
 import session from 'express-session';
 import type { IncomingMessage } from 'node:http';
 import { type Callback, invokeCallback, withCallback } from './callback';
-import { cookieExpiry, decodeCookie, encodeCookie, refreshInterval, sameCookieAttributes } from './cookie';
+import { cookieExpiry, decodeCookie, refreshInterval, sameCookieAttributes } from './cookie';
 import { Deadlines } from './deadline';
 import { LiveSessionError } from './errors';
 import type { DestroyReason } from './message';
@@ -15,13 +15,16 @@ import {
   decodeSessionDocument,
   decodeSessionFields,
   encodeSession,
+  encodeStoredCookie,
   encodeValue,
   fieldOf,
   type LoadedSession,
+  LONE_SURROGATE,
   REFRESH_FIELD,
   sameStoredValue,
   type SessionRecord,
 } from './fields';
+import { checkArguments } from './limits';
 import { type LiveSessionStoreOptions, type ResolvedOptions, resolveOptions } from './options';
 import { pipelinePerKey, scanKeys } from './keyspace';
 import { defineScripts, type RedisClient, type ScriptCommands } from './scripts';
@@ -50,6 +53,8 @@ type GetReply = string | null;
 type WriteResult = { status: 'ok'; loaded?: LoadedSession } | { status: 'gone' } | { status: 'conflict' };
 
 const MAX_SID_LENGTH = 512;
+/** The calls that write: a timeout does not mean they were not applied. */
+const WRITES: ReadonlySet<string> = new Set(['write', 'destroy', 'clear']);
 
 export class LiveSessionStore extends session.Store {
   readonly options: Readonly<ResolvedOptions>;
@@ -73,7 +78,11 @@ export class LiveSessionStore extends session.Store {
     const { timeout } = this.options;
     this.deadlines = new Deadlines(timeout, {
       timedOut: (what) =>
-        new LiveSessionError('ERR_LIVE_SESSION_TIMEOUT', `Redis did not answer "${what}" within ${timeout} ms (option "timeout"); is it running and reachable?`),
+        new LiveSessionError(
+          'ERR_LIVE_SESSION_TIMEOUT',
+          `Redis did not answer "${what}" within ${timeout} ms (option "timeout"); is it running and reachable?` +
+            (WRITES.has(what) ? ' The write may still be applied (sent later from ioredis\'s offline queue, or still running in Redis): read the session to know.' : ''),
+        ),
       failed: redisError,
     });
   }
@@ -111,6 +120,9 @@ export class LiveSessionStore extends session.Store {
   override createSession(req: IncomingMessage & { sessionID: string }, data: SessionData) {
     const loaded = this.handingOver;
     if (loaded && loaded.data === (data as unknown)) setSnapshot(req, this.snapshotSlot, loaded);
+    // express-session cannot load a session without a cookie (the direct API may store one): it
+    // gets express-session's default cookie, written at the end of the request.
+    if (data.cookie === undefined) (data as { cookie: unknown }).cookie = {};
     return super.createSession(req as never, data);
   }
 
@@ -146,9 +158,12 @@ export class LiveSessionStore extends session.Store {
   }
 
   /** The ids of every session under the prefix (SCAN, never KEYS). */
-  async ids(): Promise<string[]> {
-    const keys = await this.keys();
-    return keys.map((key) => key.slice(this.options.prefix.length));
+  ids(callback?: Callback<string[]>): Promise<string[]> {
+    const prefix = this.options.prefix.length;
+    return withCallback(
+      this.keys().then((keys) => keys.map((key) => key.slice(prefix))),
+      callback,
+    );
   }
 
   // ---- The direct API: for code outside a request (jobs, sockets). None of it re-creates a session.
@@ -303,6 +318,7 @@ export class LiveSessionStore extends session.Store {
 
   private async save(sid: string, data: SessionData): Promise<void> {
     checkSid(sid);
+    checkSession(sid, data);
     const req = requestOf(data);
     const snapshot = req && getSnapshot(req, this.snapshotSlot);
     const loaded = snapshot?.sid === sid ? snapshot : undefined;
@@ -339,6 +355,9 @@ export class LiveSessionStore extends session.Store {
 
   private async refresh(sid: string, data: SessionData): Promise<void> {
     checkSid(sid);
+    checkSession(sid, data);
+    // Before anything else: a cookie express-session could not load is refused, never a reason to delete.
+    const cookie = encodeStoredCookie(sid, data.cookie);
     const expiry = this.expiryOf(data.cookie);
     if (expiry.kind === 'at' && expiry.ms <= Date.now()) {
       await this.remove(sid, 'expired');
@@ -347,19 +366,18 @@ export class LiveSessionStore extends session.Store {
     const req = requestOf(data);
     const snapshot = req && getSnapshot(req, this.snapshotSlot);
     const loaded = snapshot?.sid === sid ? snapshot : undefined;
-    let cookie: string;
-    try {
-      cookie = encodeCookie(data.cookie);
-    } catch (cause) {
-      throw new LiveSessionError('ERR_LIVE_SESSION_UNSERIALIZABLE', `session "${sid}": its cookie cannot be stored as JSON`, { cause });
-    }
     // Writes the cookie (only if it changed) and the expiry; never re-creates a destroyed session.
+    // A session without a cookie (the direct API's) loses the stored one, as `set` would.
     const refresh = this.refreshFields(data.cookie);
-    const result = await this.write(sid, 'patch', expiry, [[COOKIE_FIELD, cookie], ...refresh.set], refresh.del, {});
+    const set: [string, string][] = cookie === undefined ? refresh.set : [[COOKIE_FIELD, cookie], ...refresh.set];
+    const del = cookie === undefined ? [COOKIE_FIELD, ...refresh.del] : refresh.del;
+    const result = await this.write(sid, 'patch', expiry, set, del, {});
     if (req && loaded && result.status === 'ok') {
-      const fields = new Map(loaded.storedFields()).set(COOKIE_FIELD, cookie);
+      const fields = new Map(loaded.storedFields());
+      if (cookie === undefined) fields.delete(COOKIE_FIELD);
+      else fields.set(COOKIE_FIELD, cookie);
       const expiresAt = expiryTime(expiry);
-      setSnapshot(req, this.snapshotSlot, { sid, storedFields: () => fields, cookie: decodeCookie(cookie, expiresAt), expiresAt });
+      setSnapshot(req, this.snapshotSlot, { sid, storedFields: () => fields, cookie: cookie === undefined ? undefined : decodeCookie(cookie, expiresAt), expiresAt });
     }
   }
 
@@ -403,11 +421,14 @@ export class LiveSessionStore extends session.Store {
   ): Promise<WriteResult> {
     const key = this.keyOf(sid);
     // One header argument (see lua/write.lua): ioredis's cost grows with the number of arguments.
-    const header = `${mode} ${expiry.kind} ${expiry.ms} ${this.options.maxBytes} ${wantSession ? 1 : 0} ${this.options.publish} ${Date.now()} ${set.length} ${del.length} ${expect ? 1 : 0}`;
+    const { maxBytes, maxMessageBytes, publish } = this.options;
+    const header = `${mode} ${expiry.kind} ${expiry.ms} ${maxBytes} ${maxMessageBytes} ${wantSession ? 1 : 0} ${publish} ${Date.now()} ${set.length} ${del.length} ${expect ? 1 : 0}`;
     const args: string[] = expect ? [header, expect.field, expect.value] : [header];
+    // Loops, not spreads: a session may have more keys than a call can take arguments.
     for (const [field, stored] of set) args.push(field, stored);
-    args.push(...del);
-    const reply = (await this.call('write', () => this.scripts.liveSessionWrite(key, ...args))) as [string, number, string?];
+    for (const field of del) args.push(field);
+    checkArguments(sid, args);
+    const reply = (await this.call('write', () => this.scripts.liveSessionWrite(key, args))) as [string, number, string?];
     switch (reply[0]) {
       case 'ok':
         return { status: 'ok', loaded: wantSession ? ((await this.decode(sid, reply[2]!)) ?? undefined) : undefined };
@@ -520,18 +541,26 @@ function setSnapshot(holder: object, slot: symbol, snapshot: Snapshot): void {
 
 /** express-session's Session carries its request as a non-enumerable `req`. */
 function requestOf(data: SessionData): object | undefined {
+  if (typeof data !== 'object' || data === null) return undefined;
   const req = (data as { req?: unknown }).req;
   return typeof req === 'object' && req !== null ? req : undefined;
 }
 
 function checkSid(sid: unknown): string {
-  if (typeof sid !== 'string' || sid.length === 0 || sid.length > MAX_SID_LENGTH) {
+  // A lone surrogate would reach Redis as U+FFFD: two such ids would name the same session.
+  if (typeof sid !== 'string' || sid.length === 0 || sid.length > MAX_SID_LENGTH || LONE_SURROGATE.test(sid)) {
     throw new LiveSessionError(
       'ERR_LIVE_SESSION_BAD_ID',
-      `a session id must be a non-empty string of at most ${MAX_SID_LENGTH} characters, got ${describe(sid)}`,
+      `a session id must be a non-empty, well-formed string of at most ${MAX_SID_LENGTH} characters, got ${describe(sid)}`,
     );
   }
   return sid;
+}
+
+function checkSession(sid: string, data: unknown): void {
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) {
+    throw new LiveSessionError('ERR_LIVE_SESSION_INVALID_ARGUMENT', `session "${sid}": a session must be an object, got ${Array.isArray(data) ? 'an array' : describe(data)}; nothing was written`);
+  }
 }
 
 function checkKey(key: unknown): string {

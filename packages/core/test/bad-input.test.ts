@@ -2,7 +2,7 @@
 import { startRedis, type TestRedis, waitFor } from '@live-session/test-support';
 import type { Redis } from 'ioredis';
 import { LiveSessionError, LiveSessionStore } from '../src';
-import { cookieJson, hashOf, rejectionOf, Resources, startApp, type TestApp } from './helpers';
+import { cookieJson, hashOf, rejectionOf, Resources, startApp, subscribe, type TestApp } from './helpers';
 
 const PREFIX = 'bad_input:';
 const HOUR = 60 * 60 * 1000;
@@ -99,6 +99,8 @@ describe('a field that is not valid JSON, written by someone else', () => {
     ['user', '1,"cart"'],
     ['user', '{"a":1},"injected",{"b":2}'],
     ['user', ''],
+    // A field in the form of a key with a lone surrogate, but not valid JSON.
+    ['$"\\ud800', '1'],
   ])('makes get fail with ERR_LIVE_SESSION_CORRUPT naming the field (%s = %s), and leaves it there', async (field, garbage) => {
     const sid = newSid();
     await createSession(sid, { user: { name: 'ada' }, cart: [1] });
@@ -243,6 +245,116 @@ describe('values JSON cannot represent', () => {
   });
 });
 
+describe('cookies express-session could not load', () => {
+  const badCookies: [string, () => unknown][] = [
+    ['null', () => null],
+    ['a string', () => 'cookie'],
+    ['a number', () => 42],
+    ['a boolean', () => true],
+    ['an array', () => [cookieJson(HOUR)]],
+    ['a function', () => () => cookieJson(HOUR)],
+    ['an object whose toJSON gives a string', () => ({ toJSON: () => 'cookie' })],
+    ['an object whose expires is not a date', () => ({ ...cookieJson(HOUR), expires: 'next tuesday' })],
+    ['an object whose expires is a number', () => ({ ...cookieJson(HOUR), expires: Date.now() + HOUR })],
+    ['an object whose originalMaxAge is a string', () => ({ ...cookieJson(HOUR), originalMaxAge: '1h' })],
+    ['an object whose maxAge is a string', () => ({ ...cookieJson(HOUR), maxAge: '1h' })],
+  ];
+
+  it.each(badCookies)('%s: set and touch fail with ERR_LIVE_SESSION_INVALID_ARGUMENT and write nothing', async (_what, cookie) => {
+    const sid = newSid();
+    await createSession(sid, { user: 'ada' });
+    const before = await hashOf(admin, keyOf(sid));
+    for (const call of [() => store.set(sid, { cookie: cookie(), user: 'grace' } as never), () => store.touch(sid, { cookie: cookie(), user: 'ada' } as never)]) {
+      const error = await rejectionOf(call());
+      expect(error).toBeInstanceOf(LiveSessionError);
+      expect(error.code).toBe('ERR_LIVE_SESSION_INVALID_ARGUMENT');
+      expect(error.message).toContain('cookie');
+    }
+    expect(await hashOf(admin, keyOf(sid))).toEqual(before);
+    const fresh = newSid();
+    await expect(store.set(fresh, { cookie: cookie(), n: 1 } as never)).rejects.toMatchObject({ code: 'ERR_LIVE_SESSION_INVALID_ARGUMENT' });
+    expect(await admin.exists(keyOf(fresh))).toBe(0);
+  });
+
+  it('refuses a session that is not an object', async () => {
+    for (const data of [null, 'session', 42, [1]]) {
+      const sid = newSid();
+      await expect(store.set(sid, data as never)).rejects.toMatchObject({ code: 'ERR_LIVE_SESSION_INVALID_ARGUMENT' });
+      await expect(store.touch(sid, data as never)).rejects.toMatchObject({ code: 'ERR_LIVE_SESSION_INVALID_ARGUMENT' });
+      expect(await admin.exists(keyOf(sid))).toBe(0);
+    }
+  });
+
+  it('a session without a cookie is stored as it is, and a request loads it with a default cookie', async () => {
+    const browser = app.client();
+    const { body } = await browser.post('/set', { user: 'ada' });
+    const sid = body.id as string;
+    // The direct API replaces it with a session that has no cookie: stored, read back as it is ...
+    await store.set(sid, { user: 'grace' } as never);
+    expect(await store.getSession(sid)).toEqual({ user: 'grace' });
+    // ... and express-session, which needs a cookie to load a session, gets its default one.
+    const read = await browser.get('/session');
+    expect(read.status).toBe(200);
+    expect(read.body.session).toMatchObject({ user: 'grace', cookie: { path: '/', httpOnly: true } });
+    // touch without a cookie keeps it readable too (it used to store a cookie no one could read).
+    await store.touch(sid, { user: 'grace' } as never);
+    expect(await store.getSession(sid)).toEqual({ user: 'grace' });
+    expect((await browser.get('/session')).status).toBe(200);
+  });
+});
+
+describe('exact round trips (what JSON.parse(JSON.stringify(session)) gives)', () => {
+  it('keeps top-level keys that are lone surrogates apart, through set, the direct API and the messages', async () => {
+    const sid = newSid();
+    const messages = (await subscribe(resources, redis, keyOf(sid))).messages;
+    const data = copyOwn({ '\ud800': 1, '\udc00': 2, '\ufffd': 3, '$\ud800': 4, 'a\ud83d': 5, '😀': 6 });
+    await store.set(sid, { cookie: cookieJson(HOUR), ...data } as never);
+    expect(omitCookie(await store.get(sid))).toEqual(data);
+    await store.putSession(sid, '\udc00', 'two');
+    await store.updateSession<number>(sid, '\ud800', (n = 0) => n + 10);
+    await store.deleteSessionKey(sid, 'a\ud83d');
+    const expected = copyOwn({ '\ud800': 11, '\udc00': 'two', '\ufffd': 3, '$\ud800': 4, '😀': 6 });
+    expect(omitCookie(await store.getSession(sid))).toEqual(expected);
+    expect(omitCookie((await store.getSessionStates([sid])).get(sid)?.session)).toEqual(expected);
+    expect(omitCookie((await store.all())[sid])).toEqual(expected);
+    await waitFor(() => messages.length >= 4, { what: 'four change messages' });
+    expect(JSON.parse(messages[0])).toEqual({ format: 1, event: 'change', version: 1, set: data, unset: [] });
+    expect(messages.slice(1).map((m) => JSON.parse(m))).toEqual([
+      { format: 1, event: 'change', version: 2, set: { '\udc00': 'two' }, unset: [] },
+      { format: 1, event: 'change', version: 3, set: { '\ud800': 11 }, unset: [] },
+      { format: 1, event: 'change', version: 4, set: {}, unset: ['a\ud83d'] },
+    ]);
+  });
+
+  it('refuses a session id with a lone surrogate (Redis would merge it with another)', async () => {
+    await expect(store.set('\ud800', { cookie: cookieJson(HOUR) } as never)).rejects.toMatchObject({ code: 'ERR_LIVE_SESSION_BAD_ID' });
+    await expect(store.get('x\udc00')).rejects.toMatchObject({ code: 'ERR_LIVE_SESSION_BAD_ID' });
+  });
+
+  it("keeps a cookie's own __proto__ key", async () => {
+    const sid = newSid();
+    const cookie = JSON.parse('{"originalMaxAge":null,"expires":null,"__proto__":{"x":1},"path":"/"}') as Dict;
+    await store.set(sid, { cookie, n: 1 } as never);
+    const got = (await store.get(sid)) as unknown as Dict;
+    const gotCookie = got.cookie as Dict;
+    expect(Object.getOwnPropertyDescriptor(gotCookie, '__proto__')?.value).toEqual({ x: 1 });
+    expect(Object.getPrototypeOf(gotCookie)).toBe(Object.prototype);
+    expect(JSON.stringify(gotCookie)).toBe(JSON.stringify(JSON.parse(JSON.stringify(cookie))));
+  });
+
+  it('calls toJSON with its key, as JSON.stringify(session) does', async () => {
+    const sid = newSid();
+    const keyed = () => ({ toJSON: (key: string) => `stored as ${key}` });
+    const session = { cookie: { ...cookieJson(null), extra: keyed() }, a: keyed(), __proto__x: keyed(), nested: { b: keyed() }, gone: { toJSON: () => undefined } };
+    await store.set(sid, session as never);
+    await store.putSession(sid, 'c', keyed());
+    const expected = JSON.parse(JSON.stringify({ ...session, c: keyed() })) as Dict;
+    expect(await store.getSession(sid)).toEqual(expected);
+    expect(expected.a).toBe('stored as a');
+    expect((expected.cookie as Dict).extra).toBe('stored as extra');
+  });
+});
+
 describe('the maxBytes limit', () => {
   let limited: LiveSessionStore;
   beforeAll(() => {
@@ -313,6 +425,8 @@ describe('constructor options', () => {
     ['touchGrace', -1],
     ['maxBytes', -1],
     ['maxBytes', 1.5],
+    ['maxMessageBytes', -1],
+    ['maxMessageBytes', '64k'],
     ['prefix', 42],
     ['prefix', null],
     ['publish', 'broadcast'],
@@ -326,6 +440,7 @@ describe('constructor options', () => {
       prefix: 'live_session:',
       lifetime: 2 * 24 * HOUR,
       maxBytes: 0,
+      maxMessageBytes: 65536,
       timeout: 2000,
       publish: 'publish',
       scanCount: 100,
@@ -337,6 +452,12 @@ describe('constructor options', () => {
     expect(new LiveSessionStore({ client, prefix: undefined, lifetime: undefined }).options.prefix).toBe('live_session:');
   });
 });
+
+function omitCookie(session: unknown): Dict {
+  const copy = copyOwn(session as Dict);
+  delete copy.cookie;
+  return copy;
+}
 
 /** The own enumerable properties, "__proto__" included, into an object with the usual prototype. */
 function copyOwn(source: Dict): Dict {
