@@ -16,6 +16,7 @@ const SCRIPTS = {
   liveSessionGet: lua('session-document') + lua('get'),
   liveSessionWrite: lua('session-document') + lua('write'),
   liveSessionDestroy: lua('destroy'),
+  liveSessionMigrate: lua('migrate'),
 } as const;
 
 type Reply = unknown;
@@ -26,6 +27,8 @@ export interface ScriptCommands {
   liveSessionGet(key: string, format?: 'fields'): Promise<Reply>;
   liveSessionWrite(key: string, ...args: (string | number)[]): Promise<Reply>;
   liveSessionDestroy(key: string, publish: string, reason: DestroyReason): Promise<Reply>;
+  /** lua/migrate.lua: a connect-redis string to the hash layout (see src/legacy.ts). */
+  liveSessionMigrate(key: string, ...args: string[]): Promise<Reply>;
 }
 
 export function defineScripts(client: RedisClient): ScriptCommands {
