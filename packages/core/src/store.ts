@@ -24,7 +24,7 @@ import {
 } from './fields';
 import { type LiveSessionStoreOptions, type ResolvedOptions, resolveOptions } from './options';
 import { pipelinePerKey, scanKeys } from './keyspace';
-import { isWrongType, type LegacyHost, retryAfterMigrating, withMigration } from './legacy';
+import { isWrongType, type LegacyHost, migrate, retryAfterMigrating, withMigration } from './legacy';
 import { defineScripts, type RedisClient, type ScriptCommands } from './scripts';
 
 type SessionData = session.SessionData;
@@ -423,25 +423,27 @@ export class LiveSessionStore extends session.Store {
   }
 
   private async readAll(): Promise<Record<string, SessionData>> {
-    const keys = await this.keys();
     const result: Record<string, SessionData> = {};
-    const replies = await this.call('all', () => pipelinePerKey(this.client, keys, (pipeline, key) => pipeline.hgetall(key).pttl(key)));
-    const migrated: Promise<void>[] = [];
-    const add = (sid: string, loaded: LoadedSession | null) => {
-      if (loaded) Object.defineProperty(result, sid, { value: loaded.data, enumerable: true, writable: true, configurable: true });
-    };
-    keys.forEach((key, i) => {
-      const [hashErr, hash] = replies[2 * i];
-      const [, pttl] = replies[2 * i + 1];
-      const sid = key.slice(this.options.prefix.length);
-      // A connect-redis session: migrated, then read (without refreshing it) like the others.
-      if (hashErr && isWrongType(hashErr)) return void migrated.push(this.readMigrating(sid, hashErr, 'fields').then((loaded) => add(sid, loaded)));
-      if (hashErr) throw redisError('all', hashErr);
-      const flat = Object.entries(hash as Record<string, string>).flat();
-      if (flat.length === 0) return; // expired between SCAN and read
-      add(sid, decodeSession(sid, flat, pttl as number));
-    });
-    await Promise.all(migrated);
+    const prefixLength = this.options.prefix.length;
+    let pending = await this.keys();
+    // connect-redis sessions fail HGETALL (WRONGTYPE): each is migrated (keeping its TTL), then
+    // read again with the others, without refreshing it.
+    for (let attempt = 0; pending.length > 0; attempt++) {
+      const keys = pending;
+      const replies = await this.call('all', () => pipelinePerKey(this.client, keys, (pipeline, key) => pipeline.hgetall(key).pttl(key)));
+      pending = [];
+      keys.forEach((key, i) => {
+        const [hashErr, hash] = replies[2 * i];
+        const [, pttl] = replies[2 * i + 1];
+        if (hashErr && isWrongType(hashErr) && attempt < this.options.updateAttempts) return void pending.push(key);
+        if (hashErr) throw redisError('all', hashErr);
+        const flat = Object.entries(hash as Record<string, string>).flat();
+        if (flat.length === 0) return; // expired between SCAN and read
+        const sid = key.slice(prefixLength);
+        Object.defineProperty(result, sid, { value: decodeSession(sid, flat, pttl as number).data, enumerable: true, writable: true, configurable: true });
+      });
+      await Promise.all(pending.map((key) => migrate(this.legacy, key.slice(prefixLength), key)));
+    }
     return result;
   }
 
