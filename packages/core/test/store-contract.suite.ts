@@ -354,5 +354,23 @@ export function storeContractSuite(name: string, factory: () => Promise<Contract
         }
       });
     });
+
+    describe('sessions that connect-redis stored (a JSON string per key, under the same prefix)', () => {
+      it('are migrated to hashes on first read, and listed, read and cleared on every master', async () => {
+        const sids = Array.from({ length: 6 }, () => newSid());
+        for (const [i, sid] of sids.entries()) await client.set(keyOf(sid), JSON.stringify({ cookie: cookieJson(HOUR), i }), 'PX', HOUR);
+        expect((await store.ids()).sort()).toEqual([...sids].sort());
+        expect(await store.length()).toBe(6);
+        expect(((await store.get(sids[0])) as unknown as Dict).i).toBe(0);
+        expect(await client.type(keyOf(sids[0]))).toBe('hash');
+        expect(await client.type(keyOf(sids[1]))).toBe('string');
+        const all = await store.all();
+        expect(Object.keys(all).sort()).toEqual([...sids].sort());
+        sids.forEach((sid, i) => expectSameSession(all[sid], { cookie: cookieJson(HOUR), i }));
+        await store.clear();
+        expect(await store.length()).toBe(0);
+        for (const sid of sids) expect(await client.exists(keyOf(sid))).toBe(0);
+      });
+    });
   });
 }
