@@ -14,8 +14,8 @@ import { LiveSessionError } from './errors';
 import { encodeSession, REFRESH_FIELD } from './fields';
 import type { ScriptCommands } from './scripts';
 
-/** Hooks for the tests only (not exported by the package): runs between the read and the swap. */
-export const testHooks: { beforeSwap?: (key: string) => Promise<void> } = {};
+/** Hooks for the tests only (not exported by the package): between a read and its compare-and-swap. */
+export const testHooks: { beforeSwap?: (key: string) => Promise<void>; beforeConvert?: (key: string) => Promise<void> } = {};
 
 /** What the migration needs from the store. */
 export interface LegacyHost {

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { LiveSessionError } from './errors';
 import { decodeSession } from './fields';
 import { pipelinePerKey, scanKeys } from './keyspace';
+import { testHooks } from './legacy';
 import type { RedisClient } from './scripts';
 
 const SCRIPT = readFileSync(join(__dirname, '..', 'lua', 'rollback.lua'), 'utf8');
@@ -60,6 +61,7 @@ export async function convertToConnectRedis(client: RedisClient, options: Conver
             result.failed.push({ sid, error });
             return;
           }
+          await testHooks.beforeConvert?.(key);
           if ((await client.eval(SCRIPT, 1, key, json, ...flat)) === 1) result.converted++;
           else if (attempt + 1 < ATTEMPTS) changed.push(key);
           else result.failed.push({ sid, error: new LiveSessionError('ERR_LIVE_SESSION_CONFLICT', `session "${sid}" was written on every one of ${ATTEMPTS} tries; it is still a hash`) });

@@ -106,11 +106,12 @@ export class LiveSessionStore extends session.Store {
       }
       return dataOf(loaded);
     };
-    const fail = (err: unknown) => {
-      invokeCallback(callback, err);
-      return null;
-    };
-    return loading.then(handOver, (err: unknown) => this.readMigrating(sid, err).then(handOver, fail));
+    return loading.then(handOver, (err: unknown) =>
+      this.readMigrating(sid, err).then(handOver, (failure: unknown) => {
+        invokeCallback(callback, failure);
+        return null;
+      }),
+    );
   }
 
   override createSession(req: IncomingMessage & { sessionID: string }, data: SessionData) {
