@@ -28,12 +28,15 @@ export interface LegacyHost {
   call<T>(what: string, operation: () => Promise<T>): Promise<T>;
 }
 
-/** The error of a Redis command (or script) run on a key of another type: here, a connect-redis string. */
+/**
+ * The error of a Redis command (or script) run on a key of another type: here, a connect-redis
+ * string. Redis's own reply only (the store's ERR_LIVE_SESSION_REDIS keeps it as `cause`), never a
+ * message of ours that might quote a stored value. Redis 7 starts a script's error with the code;
+ * Redis 6 wraps it in "ERR Error running script ...".
+ */
 export function isWrongType(err: unknown): boolean {
-  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 3; e = e.cause, depth++) {
-    if (e.message.includes('WRONGTYPE')) return true;
-  }
-  return false;
+  const reply = err instanceof LiveSessionError ? (err.code === 'ERR_LIVE_SESSION_REDIS' ? err.cause : undefined) : err;
+  return reply instanceof Error && /(^|: )WRONGTYPE Operation against a key/.test(reply.message);
 }
 
 /**
