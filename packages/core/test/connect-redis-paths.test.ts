@@ -155,6 +155,14 @@ describe('expiry', () => {
     expect(await admin.pttl(keyOf(sid))).toBeGreaterThan(store.options.lifetime - SLACK);
   });
 
+  it("connect-redis's ttl option (seconds) is the lifetime of a session whose cookie has no expiry", async () => {
+    const withTtl = new LiveSessionStore({ client: resources.redis(redis), prefix: PREFIX, ttl: 600 });
+    const sid = await legacySession({ n: 1 }, cookieJson(null)); // connect-redis stored it for a day
+    expect(dataOf(await withTtl.getSession(sid))).toMatchObject({ n: 1 });
+    expect(await admin.pttl(keyOf(sid))).toBeLessThanOrEqual(600_000);
+    expect(await admin.pttl(keyOf(sid))).toBeGreaterThan(600_000 - SLACK);
+  });
+
   it('a connect-redis session without TTL (disableTTL) gets one: its cookie expiry, else the lifetime', async () => {
     const noTtl = await VARIANTS[0].store(resources, redis, { prefix: PREFIX, disableTTL: true });
     await promisify(noTtl.set.bind(noTtl))('no-ttl', { cookie: cookieJson(HOUR), n: 1 } as never);
