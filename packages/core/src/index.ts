@@ -3,3 +3,4 @@ export type { LiveSessionStoreOptions } from './options';
 export { LiveSessionError, type LiveSessionErrorCode } from './errors';
 export { parseMessage, MESSAGE_FORMAT, type SessionMessage, type ChangeMessage, type ReloadMessage, type DestroyMessage, type DestroyReason } from './message';
 export type { RedisClient } from './scripts';
+export { convertToConnectRedis, type ConvertToConnectRedisOptions, type ConvertToConnectRedisResult } from './rollback';

@@ -6,23 +6,29 @@ import type { ChainableCommander, Cluster, Redis } from 'ioredis';
 import { once } from 'node:events';
 import type { RedisClient } from './scripts';
 
-/** Every key under `prefix` that holds a hash (SCAN with MATCH and TYPE, never KEYS), from every master. */
-export async function scanKeys(client: RedisClient, prefix: string, count: number): Promise<string[]> {
+/**
+ * Every key under `prefix` of one of `types` (SCAN with MATCH and TYPE, never KEYS), from every
+ * master. One SCAN per type, in the order given: a key that changes type in between (a string
+ * migrated to a hash: list 'string' before 'hash') is seen by one of them.
+ */
+export async function scanKeys(client: RedisClient, prefix: string, count: number, types: readonly string[] = ['hash']): Promise<string[]> {
   const match = `${escapeGlob(prefix)}*`;
   const nodes = client.isCluster ? await mastersOf(client as Cluster) : [client as Redis];
   const keys = new Set<string>();
-  await Promise.all(
-    nodes.map(
-      (node) =>
-        new Promise<void>((resolve, reject) => {
-          node
-            .scanStream({ match, count, type: 'hash' })
-            .on('data', (batch: string[]) => batch.forEach((key) => keys.add(key)))
-            .on('error', reject)
-            .on('end', resolve);
-        }),
-    ),
-  );
+  for (const type of types) {
+    await Promise.all(
+      nodes.map(
+        (node) =>
+          new Promise<void>((resolve, reject) => {
+            node
+              .scanStream({ match, count, type })
+              .on('data', (batch: string[]) => batch.forEach((key) => keys.add(key)))
+              .on('error', reject)
+              .on('end', resolve);
+          }),
+      ),
+    );
+  }
   return [...keys];
 }
 

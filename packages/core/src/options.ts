@@ -1,11 +1,13 @@
+import { closest, distance } from 'fastest-levenshtein';
 import type { RedisClient } from './scripts';
 
 /** Options of `new LiveSessionStore(options)`. */
-export interface LiveSessionStoreOptions {
+export interface LiveSessionStoreOptions extends ConnectRedisOptions {
   /** The ioredis client (a `Redis`, or a `Cluster`); the store registers its Lua scripts on it. */
   client: RedisClient;
   /**
    * Prefix of every session key; a session's change channel has the same name as its key.
+   * connect-redis's default is "sess:": pass it to keep the sessions connect-redis stored.
    * @default "live_session:"
    */
   prefix?: string;
@@ -42,7 +44,7 @@ export interface LiveSessionStoreOptions {
    */
   publish?: 'publish' | 'spublish';
   /**
-   * COUNT hint of the SCANs behind `all`, `ids`, `length` and `clear`.
+   * COUNT hint of the SCANs behind `all`, `ids`, `length` and `clear` (as in connect-redis).
    * @default 100
    */
   scanCount?: number;
@@ -61,43 +63,145 @@ export interface LiveSessionStoreOptions {
   updateAttempts?: number;
 }
 
-export type ResolvedOptions = Required<LiveSessionStoreOptions>;
-
-const DEFAULTS = {
-  prefix: 'live_session:',
-  lifetime: 2 * 24 * 60 * 60 * 1000,
-  maxBytes: 0,
-  maxMessageBytes: 64 * 1024,
-  timeout: 2000,
-  scanCount: 100,
-  touchGrace: 1000,
-  updateAttempts: 100,
-} as const;
-
-export function resolveOptions(options: LiveSessionStoreOptions): ResolvedOptions {
-  if (!options || typeof options.client?.defineCommand !== 'function') {
-    throw new TypeError('LiveSessionStore needs an ioredis client: new LiveSessionStore({ client: new Redis() })');
-  }
-  const resolved: ResolvedOptions = {
-    ...DEFAULTS,
-    publish: options.client.isCluster ? 'spublish' : 'publish',
-    ...stripUndefined(options),
-    client: options.client,
-  };
-  for (const name of ['lifetime', 'timeout', 'scanCount', 'touchGrace', 'updateAttempts', 'maxBytes', 'maxMessageBytes'] as const) {
-    const value = resolved[name];
-    const min = name === 'maxBytes' || name === 'maxMessageBytes' || name === 'touchGrace' ? 0 : 1;
-    if (!Number.isSafeInteger(value) || value < min) {
-      throw new TypeError(`LiveSessionStore option "${name}" must be a whole number >= ${min}, got ${String(value)}`);
-    }
-  }
-  if (typeof resolved.prefix !== 'string') throw new TypeError('LiveSessionStore option "prefix" must be a string');
-  if (resolved.publish !== 'publish' && resolved.publish !== 'spublish') {
-    throw new TypeError('LiveSessionStore option "publish" must be "publish" or "spublish"');
-  }
-  return resolved;
+/** connect-redis's options that map onto this store (the others are rejected: see CONNECT_REDIS). */
+export interface ConnectRedisOptions {
+  /**
+   * connect-redis's `ttl`, in seconds: the lifetime of a session whose cookie has no expiry, so
+   * `ttl: 86400` is `lifetime: 86400000`. Give one of the two. (connect-redis's function form is
+   * not supported: the cookie sets each session's expiry.)
+   */
+  ttl?: number;
 }
 
-function stripUndefined<T extends object>(value: T): Partial<T> {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+/** Every option with its value: what `store.options` holds (connect-redis's are resolved away). */
+export type ResolvedOptions = Required<Omit<LiveSessionStoreOptions, keyof ConnectRedisOptions>>;
+
+/** How one option is checked, and its value when not given. */
+interface OptionSpec<T> {
+  /** The value when the option is absent (or undefined); omitted for a required option. */
+  default?: (given: Readonly<Record<string, unknown>>) => T;
+  /** The value to use, or a TypeError naming the option. */
+  check: (value: unknown, name: string) => T;
+}
+
+/**
+ * THE list of this store's options: a new option is added to LiveSessionStoreOptions and here
+ * (the type makes both agree). Anything else is rejected, with a suggestion when it looks like a typo.
+ */
+const OPTIONS: { [K in keyof ResolvedOptions]-?: OptionSpec<ResolvedOptions[K]> } = {
+  client: { check: checkClient },
+  prefix: { default: () => 'live_session:', check: checkString },
+  lifetime: { default: () => 2 * 24 * 60 * 60 * 1000, check: wholeNumber(1) },
+  maxBytes: { default: () => 0, check: wholeNumber(0) },
+  maxMessageBytes: { default: () => 64 * 1024, check: wholeNumber(0) },
+  timeout: { default: () => 2000, check: wholeNumber(1) },
+  publish: {
+    default: (given) => ((given.client as RedisClient).isCluster ? 'spublish' : 'publish'),
+    check: (value, name) => {
+      if (value === 'publish' || value === 'spublish') return value;
+      throw new TypeError(`LiveSessionStore option "${name}" must be "publish" or "spublish", got ${describe(value)}`);
+    },
+  },
+  scanCount: { default: () => 100, check: wholeNumber(1) },
+  touchGrace: { default: () => 1000, check: wholeNumber(0) },
+  updateAttempts: { default: () => 100, check: wholeNumber(1) },
+};
+
+/**
+ * connect-redis's options, which users switching stores bring along (`client`, `prefix` and
+ * `scanCount` have the same names and meanings, and are in OPTIONS). Each one either becomes its
+ * equivalent here or is rejected with a TypeError that names the equivalent; `false` for a
+ * `disable*` option is connect-redis's default, and means the same here.
+ */
+const CONNECT_REDIS: Record<string, (value: unknown, given: Readonly<Record<string, unknown>>) => Partial<ResolvedOptions>> = {
+  ttl(value, given) {
+    if (typeof value === 'function') {
+      throw new TypeError(
+        'LiveSessionStore has no option "ttl" as a function (connect-redis): each session expires as its cookie says (set req.session.cookie.maxAge or expires per session), and one whose cookie has no expiry lives "lifetime" ms after its last use',
+      );
+    }
+    if (given.lifetime !== undefined) {
+      throw new TypeError('LiveSessionStore options "ttl" (connect-redis, seconds) and "lifetime" (ms) are the same setting: give only "lifetime"');
+    }
+    const seconds = wholeNumber(1)(value, 'ttl');
+    return { lifetime: seconds * 1000 };
+  },
+  disableTouch(value) {
+    if (value === false) return {};
+    throw new TypeError(
+      'LiveSessionStore has no option "disableTouch" (connect-redis): there is no touch to save, each read refreshes the expiry in the same round trip and touch then skips Redis (option "touchGrace"); remove the option',
+    );
+  },
+  disableTTL(value) {
+    if (value === false) return {};
+    throw new TypeError(
+      'LiveSessionStore has no option "disableTTL" (connect-redis): this store never keeps a session without an expiry; one whose cookie has no expiry lives "lifetime" ms after its last use: remove "disableTTL", set "lifetime"',
+    );
+  },
+  serializer(value) {
+    if (value === JSON) return {};
+    throw new TypeError(
+      'LiveSessionStore has no option "serializer" (connect-redis): values are stored as JSON, one hash field per top-level key; remove the option (sessions that connect-redis stored with a custom serializer cannot be read: only its default JSON)',
+    );
+  },
+};
+
+export function resolveOptions(options: LiveSessionStoreOptions): ResolvedOptions {
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError('LiveSessionStore needs an ioredis client: new LiveSessionStore({ client: new Redis() })');
+  }
+  const given = options as unknown as Readonly<Record<string, unknown>>;
+  let translated: Partial<ResolvedOptions> = {};
+  for (const name of Object.keys(given)) {
+    if (Object.hasOwn(OPTIONS, name)) continue;
+    const translate = Object.hasOwn(CONNECT_REDIS, name) ? CONNECT_REDIS[name] : undefined;
+    if (!translate) throw unknownOption(name);
+    if (given[name] !== undefined) translated = { ...translated, ...translate(given[name], given) };
+  }
+  const resolved: Record<string, unknown> = {};
+  for (const [name, spec] of Object.entries(OPTIONS) as [string, OptionSpec<unknown>][]) {
+    // Only undefined means "the default" (null is a wrong value, rejected by check).
+    const value = given[name] !== undefined ? given[name] : translated[name as keyof ResolvedOptions];
+    if (value !== undefined) resolved[name] = spec.check(value, name);
+    else if (spec.default) resolved[name] = spec.default(given);
+    else resolved[name] = spec.check(value, name); // required: check() says what is missing
+  }
+  return resolved as ResolvedOptions;
+}
+
+/** A TypeError naming the closest known option, when one is close enough to be a typo. */
+function unknownOption(name: string): TypeError {
+  const known = [...Object.keys(OPTIONS), ...Object.keys(CONNECT_REDIS)];
+  const lower = name.toLowerCase();
+  const nearest = closest(lower, known.map((k) => k.toLowerCase()));
+  const suggestion = known.find((k) => k.toLowerCase() === nearest);
+  const close = suggestion !== undefined && distance(lower, nearest) <= Math.max(2, Math.floor(name.length / 3));
+  return new TypeError(
+    `LiveSessionStore has no option "${name}"${close ? `; did you mean "${suggestion}"?` : ''} Options: ${Object.keys(OPTIONS).join(', ')}`,
+  );
+}
+
+function checkClient(value: unknown): RedisClient {
+  if (typeof (value as RedisClient | undefined)?.defineCommand !== 'function') {
+    throw new TypeError('LiveSessionStore needs an ioredis client: new LiveSessionStore({ client: new Redis() })');
+  }
+  return value as RedisClient;
+}
+
+function checkString(value: unknown, name: string): string {
+  if (typeof value !== 'string') throw new TypeError(`LiveSessionStore option "${name}" must be a string, got ${describe(value)}`);
+  return value;
+}
+
+function wholeNumber(min: number) {
+  return (value: unknown, name: string): number => {
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
+      throw new TypeError(`LiveSessionStore option "${name}" must be a whole number >= ${min}, got ${describe(value)}`);
+    }
+    return value;
+  };
+}
+
+function describe(value: unknown): string {
+  return typeof value === 'string' ? JSON.stringify(value) : typeof value === 'function' ? 'a function' : String(value);
 }

@@ -17,6 +17,7 @@ const SCRIPTS = {
   liveSessionWrite: lua('session-document') + lua('write'),
   liveSessionDestroy: lua('destroy'),
   liveSessionTouch: lua('touch'),
+  liveSessionMigrate: lua('migrate'),
 } as const;
 
 type Reply = unknown;
@@ -29,6 +30,8 @@ export interface ScriptCommands {
   liveSessionWrite(key: string, args: readonly string[]): Promise<Reply>;
   liveSessionDestroy(key: string, publish: string, reason: DestroyReason): Promise<Reply>;
   liveSessionTouch(key: string): Promise<Reply>;
+  /** lua/migrate.lua: a connect-redis string to the hash layout (see src/legacy.ts). */
+  liveSessionMigrate(key: string, ...args: string[]): Promise<Reply>;
 }
 
 export function defineScripts(client: RedisClient): ScriptCommands {

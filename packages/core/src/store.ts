@@ -27,6 +27,7 @@ import {
 import { checkArguments } from './limits';
 import { type LiveSessionStoreOptions, type ResolvedOptions, resolveOptions } from './options';
 import { pipelinePerKey, scanKeys } from './keyspace';
+import { isWrongType, type LegacyHost, migrate, retryAfterMigrating, withMigration } from './legacy';
 import { defineScripts, type RedisClient, type ScriptCommands } from './scripts';
 
 type SessionData = session.SessionData;
@@ -61,6 +62,8 @@ export class LiveSessionStore extends session.Store {
   readonly client: RedisClient;
   private readonly scripts: ScriptCommands;
   private readonly deadlines: Deadlines;
+  /** What moving a connect-redis session to the hash layout needs (src/legacy.ts). */
+  private readonly legacy: LegacyHost;
   /**
    * What a request loaded, kept on the request under this symbol (express-session's Session carries
    * `req`) for its save to compare against. A WeakMap did the same at a measurable cost in garbage
@@ -85,6 +88,8 @@ export class LiveSessionStore extends session.Store {
         ),
       failed: redisError,
     });
+    const { lifetime, publish, updateAttempts } = this.options;
+    this.legacy = { scripts: this.scripts, lifetime, publish, attempts: updateAttempts, call: (what, operation) => this.call(what, operation) };
   }
 
   /** The Redis key of a session, which is also the name of its change channel. */
@@ -96,24 +101,25 @@ export class LiveSessionStore extends session.Store {
 
   override get(sid: string, callback?: Callback<SessionData | null>): Promise<SessionData | null> {
     const loading = this.read(sid);
-    if (!callback) return loading.then(dataOf);
+    // A connect-redis session fails the read (WRONGTYPE): it is migrated, then read again.
+    if (!callback) return loading.then(dataOf, (err: unknown) => this.readMigrating(sid, err).then(dataOf));
     // express-session calls createSession(req, data) from inside this callback (when it loads a
     // session and in Session#reload): that is when what was read is handed over to the request. A
     // session loaded through the promise is saved whole, as other stores do.
-    return loading.then(
-      (loaded) => {
-        this.handingOver = loaded ?? undefined;
-        try {
-          invokeCallback(callback, null, dataOf(loaded));
-        } finally {
-          this.handingOver = undefined;
-        }
-        return dataOf(loaded);
-      },
-      (err: unknown) => {
-        invokeCallback(callback, err);
+    const handOver = (loaded: LoadedSession | null) => {
+      this.handingOver = loaded ?? undefined;
+      try {
+        invokeCallback(callback, null, dataOf(loaded));
+      } finally {
+        this.handingOver = undefined;
+      }
+      return dataOf(loaded);
+    };
+    return loading.then(handOver, (err: unknown) =>
+      this.readMigrating(sid, err).then(handOver, (failure: unknown) => {
+        invokeCallback(callback, failure);
         return null;
-      },
+      }),
     );
   }
 
@@ -170,13 +176,13 @@ export class LiveSessionStore extends session.Store {
 
   /** Reads a session (refreshing its lifetime); null when there is none. */
   async getSession(sid: string): Promise<SessionData | null> {
-    const loaded = await this.read(sid);
+    const loaded = await this.readAny(sid);
     return loaded && asSessionData(loaded.data);
   }
 
   /** Reads a session with its version; null when there is none. */
   async getSessionState(sid: string): Promise<SessionState | null> {
-    const loaded = await this.read(sid);
+    const loaded = await this.readAny(sid);
     return loaded && toState(loaded);
   }
 
@@ -186,19 +192,24 @@ export class LiveSessionStore extends session.Store {
    */
   async getSessionStates(sids: readonly string[]): Promise<Map<string, SessionState | null>> {
     const keys = sids.map((sid) => this.keyOf(sid));
-    let replies: unknown[];
+    let results: [unknown, unknown][];
     if (this.client.isCluster) {
-      replies = await this.call('get', () => Promise.all(keys.map((key) => this.scripts.liveSessionGet(key))));
+      const settle = (reply: Promise<unknown>) => reply.then((value): [unknown, unknown] => [null, value], (err: unknown): [unknown, unknown] => [err, null]);
+      results = await this.call('get', () => Promise.all(keys.map((key) => settle(this.scripts.liveSessionGet(key)))));
     } else {
       const pipeline = this.client.pipeline();
       for (const key of keys) (pipeline as unknown as ScriptCommands).liveSessionGet(key);
-      const results = (await this.call('get', () => pipeline.exec())) ?? [];
-      replies = results.map(([err, reply]) => {
-        if (err) throw redisError('get', err);
-        return reply;
-      });
+      results = (await this.call('get', () => pipeline.exec())) ?? [];
     }
-    const loaded = await Promise.all(sids.map((sid, i) => this.decode(sid, replies[i] as GetReply)));
+    const loaded = await Promise.all(
+      sids.map((sid, i) => {
+        const [err, reply] = results[i];
+        if (!err) return this.decode(sid, reply as GetReply);
+        // A connect-redis session: migrated, then read alone.
+        if (isWrongType(err)) return this.readMigrating(sid, err);
+        throw redisError('get', err);
+      }),
+    );
     return new Map(sids.map((sid, i) => [sid, loaded[i] && toState(loaded[i])]));
   }
 
@@ -241,7 +252,7 @@ export class LiveSessionStore extends session.Store {
     const field = fieldOf(checkKey(key));
     for (let attempt = 0; attempt < this.options.updateAttempts; attempt++) {
       // The stored strings exactly: the compare-and-set below compares them.
-      const loaded = await this.read(sid, 'fields');
+      const loaded = await this.readAny(sid, 'fields');
       if (!loaded) throw notFound(sid);
       const current = loaded.storedFields().get(field);
       const next = await fn(current === undefined ? undefined : (loaded.data[key] as T));
@@ -305,6 +316,16 @@ export class LiveSessionStore extends session.Store {
       if (format === 'document') return this.decode(sid, reply);
       return reply === null ? null : decodeSessionFields(sid, reply);
     });
+  }
+
+  /** read(), migrating a connect-redis session first (src/legacy.ts). */
+  private readAny(sid: string, format: 'document' | 'fields' = 'document'): Promise<LoadedSession | null> {
+    return this.read(sid, format).catch((err: unknown) => this.readMigrating(sid, err, format));
+  }
+
+  /** After `read` failed with `err`: when it is a connect-redis session, migrates it and reads again. */
+  private readMigrating(sid: string, err: unknown, format: 'document' | 'fields' = 'document'): Promise<LoadedSession | null> {
+    return retryAfterMigrating(this.legacy, sid, this.options.prefix + sid, err, () => this.read(sid, format));
   }
 
   /**
@@ -407,8 +428,10 @@ export class LiveSessionStore extends session.Store {
 
   private async remove(sid: string, reason: DestroyReason): Promise<boolean> {
     const key = this.keyOf(sid);
-    const deleted = await this.call('destroy', () => this.scripts.liveSessionDestroy(key, this.options.publish, reason));
-    return deleted === 1;
+    // A connect-redis session is migrated first (so its subscribers hear the destroy); one that is
+    // not a session is just deleted.
+    const destroy = () => this.call('destroy', () => this.scripts.liveSessionDestroy(key, this.options.publish, reason));
+    return (await withMigration(this.legacy, sid, key, destroy, true)) === 1;
   }
 
   private async write(
@@ -428,7 +451,9 @@ export class LiveSessionStore extends session.Store {
     for (const [field, stored] of set) args.push(field, stored);
     for (const field of del) args.push(field);
     checkArguments(sid, args);
-    const reply = (await this.call('write', () => this.scripts.liveSessionWrite(key, args))) as [string, number, string?];
+    // A connect-redis session is migrated, then written; a replace does not need its old value.
+    const send = () => this.call('write', () => this.scripts.liveSessionWrite(key, args));
+    const reply = (await withMigration(this.legacy, sid, key, send, mode === 'replace')) as [string, number, string?];
     switch (reply[0]) {
       case 'ok':
         return { status: 'ok', loaded: wantSession ? ((await this.decode(sid, reply[2]!)) ?? undefined) : undefined };
@@ -452,18 +477,27 @@ export class LiveSessionStore extends session.Store {
   }
 
   private async readAll(): Promise<Record<string, SessionData>> {
-    const keys = await this.keys();
     const result: Record<string, SessionData> = {};
-    const replies = await this.call('all', () => pipelinePerKey(this.client, keys, (pipeline, key) => pipeline.hgetall(key).pttl(key)));
-    keys.forEach((key, i) => {
-      const [hashErr, hash] = replies[2 * i];
-      const [, pttl] = replies[2 * i + 1];
-      if (hashErr) throw redisError('all', hashErr);
-      const flat = Object.entries(hash as Record<string, string>).flat();
-      if (flat.length === 0) return; // expired between SCAN and read
-      const sid = key.slice(this.options.prefix.length);
-      Object.defineProperty(result, sid, { value: decodeSession(sid, flat, pttl as number).data, enumerable: true, writable: true, configurable: true });
-    });
+    const prefixLength = this.options.prefix.length;
+    let pending = await this.keys();
+    // connect-redis sessions fail HGETALL (WRONGTYPE): each is migrated (keeping its TTL), then
+    // read again with the others, without refreshing it.
+    for (let attempt = 0; pending.length > 0; attempt++) {
+      const keys = pending;
+      const replies = await this.call('all', () => pipelinePerKey(this.client, keys, (pipeline, key) => pipeline.hgetall(key).pttl(key)));
+      pending = [];
+      keys.forEach((key, i) => {
+        const [hashErr, hash] = replies[2 * i];
+        const [, pttl] = replies[2 * i + 1];
+        if (hashErr && isWrongType(hashErr) && attempt < this.options.updateAttempts) return void pending.push(key);
+        if (hashErr) throw redisError('all', hashErr);
+        const flat = Object.entries(hash as Record<string, string>).flat();
+        if (flat.length === 0) return; // expired between SCAN and read
+        const sid = key.slice(prefixLength);
+        Object.defineProperty(result, sid, { value: decodeSession(sid, flat, pttl as number).data, enumerable: true, writable: true, configurable: true });
+      });
+      await Promise.all(pending.map((key) => migrate(this.legacy, key.slice(prefixLength), key)));
+    }
     return result;
   }
 
@@ -472,13 +506,17 @@ export class LiveSessionStore extends session.Store {
     const replies = await this.call('clear', () =>
       pipelinePerKey(this.client, keys, (pipeline, key) => (pipeline as unknown as ScriptCommands).liveSessionDestroy(key, this.options.publish, 'revoked')),
     );
-    const failed = replies.find(([err]) => err);
+    // connect-redis sessions fail the destroy script (WRONGTYPE): each is destroyed on its own.
+    const legacy = keys.filter((_, i) => isWrongType(replies[i][0]));
+    const failed = replies.find(([err]) => err && !isWrongType(err));
     if (failed) throw redisError('clear', failed[0]);
+    await Promise.all(legacy.map((key) => this.remove(key.slice(this.options.prefix.length), 'revoked')));
   }
 
   /** Every session key under the prefix. */
   private keys(): Promise<string[]> {
-    return this.call('scan', () => scanKeys(this.client, this.options.prefix, this.options.scanCount));
+    // Strings too: sessions connect-redis stored under the same prefix (src/legacy.ts).
+    return this.call('scan', () => scanKeys(this.client, this.options.prefix, this.options.scanCount, ['string', 'hash']));
   }
 
   private expiryOf(cookie: unknown): CookieExpiry {

@@ -234,24 +234,25 @@ export function storeContractSuite(name: string, factory: () => Promise<Contract
 
     describe('all, ids, length, clear: only within the prefix', () => {
       // Keys that look like sessions but are not ours: they must be neither listed nor removed.
-      const decoys: Record<string, 'hash' | 'string'> = {
+      const decoys: Record<string, 'hash' | 'set'> = {
         'other:sid-1': 'hash',
         'live_session:sid-1': 'hash',
         [`${prefix.slice(0, -1)}_more:sid-1`]: 'hash', // a prefix that starts the same
         [`${prefix.replace(/[[\]]/g, '')}sid-1`]: 'hash', // what the prefix would match as an unescaped glob
-        [`${prefix}not-a-session`]: 'string', // a string key under our prefix
+        // a key of another type under our prefix (a string there is a connect-redis session: see connect-redis-paths.test.ts)
+        [`${prefix}not-a-session`]: 'set',
       };
 
       async function putDecoys(): Promise<void> {
         for (const [key, type] of Object.entries(decoys)) {
           if (type === 'hash') await client.hset(key, 'cookie', '{"m":1}', 'user', '"decoy"');
-          else await client.set(key, 'decoy');
+          else await client.sadd(key, 'decoy');
         }
       }
       async function expectDecoysIntact(): Promise<void> {
         for (const [key, type] of Object.entries(decoys)) {
           if (type === 'hash') expect({ key, hash: { ...(await hashOf(client, key)) } }).toEqual({ key, hash: { cookie: '{"m":1}', user: '"decoy"' } });
-          else expect({ key, value: await client.get(key) }).toEqual({ key, value: 'decoy' });
+          else expect({ key, value: await client.smembers(key) }).toEqual({ key, value: ['decoy'] });
         }
       }
       afterEach(async () => {
@@ -351,6 +352,24 @@ export function storeContractSuite(name: string, factory: () => Promise<Contract
         } finally {
           await client.del(stringKey);
         }
+      });
+    });
+
+    describe('sessions that connect-redis stored (a JSON string per key, under the same prefix)', () => {
+      it('are migrated to hashes on first read, and listed, read and cleared on every master', async () => {
+        const sids = Array.from({ length: 6 }, () => newSid());
+        for (const [i, sid] of sids.entries()) await client.set(keyOf(sid), JSON.stringify({ cookie: cookieJson(HOUR), i }), 'PX', HOUR);
+        expect((await store.ids()).sort()).toEqual([...sids].sort());
+        expect(await store.length()).toBe(6);
+        expect(((await store.get(sids[0])) as unknown as Dict).i).toBe(0);
+        expect(await client.type(keyOf(sids[0]))).toBe('hash');
+        expect(await client.type(keyOf(sids[1]))).toBe('string');
+        const all = await store.all();
+        expect(Object.keys(all).sort()).toEqual([...sids].sort());
+        sids.forEach((sid, i) => expectSameSession(all[sid], { cookie: cookieJson(HOUR), i }));
+        await store.clear();
+        expect(await store.length()).toBe(0);
+        for (const sid of sids) expect(await client.exists(keyOf(sid))).toBe(0);
       });
     });
   });
