@@ -1,3 +1,5 @@
+import type session from 'express-session';
+import type { IncomingMessage } from 'node:http';
 import type { RedisClient } from './scripts';
 
 /** Options of `new LiveSessionStore(options)`. */
@@ -51,9 +53,27 @@ export interface LiveSessionStoreOptions {
    * @default 100
    */
   updateAttempts?: number;
+  /**
+   * Who a session belongs to (for example `(s) => s.user?.id`): turns on the index of each user's
+   * sessions (`sessionsOf`, `destroySessionsOf`), read by every save. Without it the index costs
+   * nothing. A non-empty string of at most 512 characters, or null/undefined for no one.
+   */
+  userOf?: (session: session.SessionData) => string | null | undefined;
+  /**
+   * What to record for the person when a session joins a user's index (typically at login), for
+   * example a device label from `req.headers['user-agent']`; JSON, listed by `sessionsOf` as `info`.
+   * `req` is undefined for a save outside a request.
+   */
+  describe?: (req: IncomingMessage | undefined, session: session.SessionData) => unknown;
+  /**
+   * Prefix of the user index keys (`<indexPrefix><user>`). Must not start with `prefix` (nor
+   * `prefix` with it): a SCAN of the sessions never meets an index.
+   * @default "live_session_user:"
+   */
+  indexPrefix?: string;
 }
 
-export type ResolvedOptions = Required<LiveSessionStoreOptions>;
+export type ResolvedOptions = Required<Omit<LiveSessionStoreOptions, 'userOf' | 'describe'>> & Pick<LiveSessionStoreOptions, 'userOf' | 'describe'>;
 
 const DEFAULTS = {
   prefix: 'live_session:',
@@ -63,6 +83,7 @@ const DEFAULTS = {
   scanCount: 100,
   touchGrace: 1000,
   updateAttempts: 100,
+  indexPrefix: 'live_session_user:',
 } as const;
 
 export function resolveOptions(options: LiveSessionStoreOptions): ResolvedOptions {
@@ -83,10 +104,22 @@ export function resolveOptions(options: LiveSessionStoreOptions): ResolvedOption
     }
   }
   if (typeof resolved.prefix !== 'string') throw new TypeError('LiveSessionStore option "prefix" must be a string');
+  checkUserIndexOptions(resolved);
   if (resolved.publish !== 'publish' && resolved.publish !== 'spublish') {
     throw new TypeError('LiveSessionStore option "publish" must be "publish" or "spublish"');
   }
   return resolved;
+}
+
+function checkUserIndexOptions(resolved: ResolvedOptions): void {
+  for (const name of ['userOf', 'describe'] as const) {
+    if (resolved[name] !== undefined && typeof resolved[name] !== 'function') throw new TypeError(`LiveSessionStore option "${name}" must be a function`);
+  }
+  const { indexPrefix, prefix } = resolved;
+  if (typeof indexPrefix !== 'string' || indexPrefix.length === 0) throw new TypeError('LiveSessionStore option "indexPrefix" must be a non-empty string');
+  if (resolved.userOf && (indexPrefix.startsWith(prefix) || prefix.startsWith(indexPrefix))) {
+    throw new TypeError(`LiveSessionStore option "indexPrefix" ("${indexPrefix}") and "prefix" ("${prefix}") must not start with one another: a SCAN of the sessions would meet the user indexes`);
+  }
 }
 
 function stripUndefined<T extends object>(value: T): Partial<T> {

@@ -11,11 +11,16 @@ function lua(name: string): string {
   return readFileSync(join(__dirname, '..', 'lua', `${name}.lua`), 'utf8');
 }
 
-/** Both scripts that return a session build it with lua/session-document.lua. */
+/**
+ * Both scripts that return a session build it with lua/session-document.lua; both also keep the
+ * user index's deadline (lua/user-index-session.lua, used only with the `userOf` option).
+ */
 const SCRIPTS = {
-  liveSessionGet: lua('session-document') + lua('get'),
-  liveSessionWrite: lua('session-document') + lua('write'),
+  liveSessionGet: lua('session-document') + lua('user-index-session') + lua('get'),
+  liveSessionWrite: lua('session-document') + lua('user-index-session') + lua('write'),
   liveSessionDestroy: lua('destroy'),
+  liveSessionIndexConfirm: lua('user-index-confirm'),
+  liveSessionIndex: lua('user-index'),
 } as const;
 
 type Reply = unknown;
@@ -23,9 +28,13 @@ type Reply = unknown;
 /** The commands `defineCommand` adds, each taking the session key and then its ARGV. */
 export interface ScriptCommands {
   /** Without `format`, the session document (lua/session-document.lua). */
-  liveSessionGet(key: string, format?: 'fields'): Promise<Reply>;
+  liveSessionGet(key: string, format?: 'fields' | 'document', indexSpec?: string): Promise<Reply>;
   liveSessionWrite(key: string, ...args: (string | number)[]): Promise<Reply>;
-  liveSessionDestroy(key: string, publish: string, reason: DestroyReason): Promise<Reply>;
+  liveSessionDestroy(key: string, publish: string, reason: DestroyReason, ...indexOwner: string[]): Promise<Reply>;
+  /** lua/user-index-confirm.lua, on a session key. */
+  liveSessionIndexConfirm(key: string, user: string, deadline: number, expiry: number, info: string): Promise<Reply>;
+  /** lua/user-index.lua, on a user's index key. */
+  liveSessionIndex(key: string, ...args: (string | number)[]): Promise<Reply>;
 }
 
 export function defineScripts(client: RedisClient): ScriptCommands {

@@ -25,6 +25,7 @@ import {
 import { type LiveSessionStoreOptions, type ResolvedOptions, resolveOptions } from './options';
 import { pipelinePerKey, scanKeys } from './keyspace';
 import { defineScripts, type RedisClient, type ScriptCommands } from './scripts';
+import { checkUser, indexRequestOf, UserIndex, type UserSession } from './user-index';
 
 type SessionData = session.SessionData;
 
@@ -48,6 +49,8 @@ type Expiry = CookieExpiry | { kind: 'keep'; ms: 0 };
 /** The reply of lua/get.lua: a JSON text (see fields.ts), or null when there is no session. */
 type GetReply = string | null;
 type WriteResult = { status: 'ok'; loaded?: LoadedSession } | { status: 'gone' } | { status: 'conflict' };
+/** With a user index: who a save says the session belongs to, and (lazily) its description. */
+type WriteIndex = { spec: string; info: () => string };
 
 const MAX_SID_LENGTH = 512;
 
@@ -64,6 +67,8 @@ export class LiveSessionStore extends session.Store {
   private readonly snapshotSlot = Symbol('live-session snapshot');
   /** The session get() is handing to its callback, from which express-session calls createSession. */
   private handingOver: LoadedSession | undefined;
+  /** The index of each user's sessions: only with the `userOf` option (see user-index.ts). */
+  private readonly index: UserIndex | undefined;
 
   constructor(options: LiveSessionStoreOptions) {
     super();
@@ -76,6 +81,8 @@ export class LiveSessionStore extends session.Store {
         new LiveSessionError('ERR_LIVE_SESSION_TIMEOUT', `Redis did not answer "${what}" within ${timeout} ms (option "timeout"); is it running and reachable?`),
       failed: redisError,
     });
+    const { userOf } = this.options;
+    this.index = userOf && new UserIndex(this.client, this.scripts, this.options, (what, operation) => this.call(what, operation), redisError, userOf);
   }
 
   /** The Redis key of a session, which is also the name of its change channel. */
@@ -172,18 +179,22 @@ export class LiveSessionStore extends session.Store {
   async getSessionStates(sids: readonly string[]): Promise<Map<string, SessionState | null>> {
     const keys = sids.map((sid) => this.keyOf(sid));
     let replies: unknown[];
+    // With a user index, these reads keep its deadline too (user-index.ts).
+    const get = (commands: ScriptCommands, key: string) => (this.index ? commands.liveSessionGet(key, 'document', '?') : commands.liveSessionGet(key));
     if (this.client.isCluster) {
-      replies = await this.call('get', () => Promise.all(keys.map((key) => this.scripts.liveSessionGet(key))));
+      replies = await this.call('get', () => Promise.all(keys.map((key) => get(this.scripts, key))));
     } else {
       const pipeline = this.client.pipeline();
-      for (const key of keys) (pipeline as unknown as ScriptCommands).liveSessionGet(key);
+      for (const key of keys) void get(pipeline as unknown as ScriptCommands, key);
       const results = (await this.call('get', () => pipeline.exec())) ?? [];
       replies = results.map(([err, reply]) => {
         if (err) throw redisError('get', err);
         return reply;
       });
     }
-    const loaded = await Promise.all(sids.map((sid, i) => this.decode(sid, replies[i] as GetReply)));
+    const index = this.index;
+    const texts = index ? replies.map((reply, i) => unwrapIndexed(sids[i], keys[i], reply, index)?.text ?? null) : (replies as GetReply[]);
+    const loaded = await Promise.all(sids.map((sid, i) => this.decode(sid, texts[i])));
     return new Map(sids.map((sid, i) => [sid, loaded[i] && toState(loaded[i])]));
   }
 
@@ -243,6 +254,31 @@ export class LiveSessionStore extends session.Store {
     );
   }
 
+  // ---- The sessions of a user (the `userOf` option; see user-index.ts)
+
+  /**
+   * The live sessions of a user, oldest first, each checked against the session itself (index
+   * members whose session is gone or now belongs to someone else are pruned). Reading them does
+   * not refresh their lifetime.
+   */
+  async sessionsOf(user: string): Promise<UserSession[]> {
+    return this.userIndex('sessionsOf').sessionsOf(checkUser(user, 'a user'), (sid) => this.keyOf(sid));
+  }
+
+  /**
+   * Destroys every session of a user (but `except`, typically the caller's own), each with the
+   * reason "revoked" in its destroy message; returns how many were destroyed.
+   */
+  async destroySessionsOf(user: string, { except }: { except?: string } = {}): Promise<number> {
+    if (except !== undefined) checkSid(except);
+    return this.userIndex('destroySessionsOf').destroySessionsOf(checkUser(user, 'a user'), except, (sid) => this.keyOf(sid));
+  }
+
+  private userIndex(method: string): UserIndex {
+    if (!this.index) throw new LiveSessionError('ERR_LIVE_SESSION_INVALID_ARGUMENT', `${method} needs the store option "userOf", which says who a session belongs to`);
+    return this.index;
+  }
+
   // ---- Internals
 
   /** One round trip: HGETALL, refresh of the lifetime, PTTL. (No async/await: this is the hot path.) */
@@ -253,10 +289,22 @@ export class LiveSessionStore extends session.Store {
     } catch (err) {
       return Promise.reject(err);
     }
+    if (this.index) return this.readIndexed(sid, key, format, this.index);
     const fetch = format === 'document' ? () => this.scripts.liveSessionGet(key) : () => this.scripts.liveSessionGet(key, format);
     return this.call('get', fetch as () => Promise<GetReply>, (reply) => {
       if (format === 'document') return this.decode(sid, reply);
       return reply === null ? null : decodeSessionFields(sid, reply);
+    });
+  }
+
+  /** read() with a user index: the reply also carries the owner, and maybe a request of the index. */
+  private readIndexed(sid: string, key: string, format: 'document' | 'fields', index: UserIndex): Promise<LoadedSession | null> {
+    return this.call('get', () => this.scripts.liveSessionGet(key, format, '?'), async (reply) => {
+      const unwrapped = unwrapIndexed(sid, key, reply, index);
+      if (unwrapped === null) return null;
+      const loaded = format === 'document' ? await this.decode(sid, unwrapped.text) : decodeSessionFields(sid, unwrapped.text);
+      if (loaded) index.rememberOwner(loaded, unwrapped.owner);
+      return loaded;
     });
   }
 
@@ -283,6 +331,8 @@ export class LiveSessionStore extends session.Store {
       return;
     }
     const refresh = this.refreshFields(data.cookie);
+    const owner = this.index?.ownerOf(sid, data) ?? null;
+    const index = this.index && this.indexOfSave(sid, data, req, owner, loaded);
     let result: WriteResult;
     if (loaded) {
       // Only what this request changed: concurrent requests changing other keys all survive.
@@ -291,18 +341,42 @@ export class LiveSessionStore extends session.Store {
       const del: string[] = [];
       for (const [field, value] of fields) if (!sameStoredValue(stored.get(field), value)) set.push([field, value]);
       for (const field of stored.keys()) if (!fields.has(field) && !(keepCookie && field === COOKIE_FIELD)) del.push(field);
-      result = await this.write(sid, 'patch', expiry, [...set, ...refresh.set], [...del, ...refresh.del], {});
+      result = await this.write(sid, 'patch', expiry, [...set, ...refresh.set], [...del, ...refresh.del], { index });
       // 'gone': destroyed meanwhile (a logout elsewhere); a late save must not bring it back.
       if (keepCookie) fields.set(COOKIE_FIELD, stored.get(COOKIE_FIELD)!);
     } else {
-      result = await this.write(sid, 'replace', expiry, [...fields, ...refresh.set], refresh.del, {});
+      result = await this.write(sid, 'replace', expiry, [...fields, ...refresh.set], refresh.del, { index });
     }
     if (req && result.status === 'ok') {
       const expiresAt = expiryTime(expiry);
       const stored = fields.get(COOKIE_FIELD);
       const cookie = keepCookie ? loaded!.cookie : stored === undefined ? undefined : decodeCookie(stored, expiresAt);
-      setSnapshot(req, this.snapshotSlot, { sid, storedFields: () => fields, cookie, expiresAt });
+      const written: Snapshot = { sid, storedFields: () => fields, cookie, expiresAt };
+      this.index?.rememberOwner(written, owner);
+      setSnapshot(req, this.snapshotSlot, written);
     }
+  }
+
+  /**
+   * What a save tells the user index: the owner, and the app's description of the session when
+   * it may join an owner's index (computed before the write, so a throwing `describe` writes nothing).
+   */
+  private indexOfSave(sid: string, data: SessionData, req: object | undefined, owner: string | null, loaded: Snapshot | undefined): WriteIndex {
+    const index = this.index!;
+    const request = req as IncomingMessage | undefined;
+    const info = owner !== null && owner !== index.ownerRead(loaded) ? index.describeSession(sid, request, data) : undefined;
+    return {
+      spec: index.specOf(owner),
+      // Another writer moved the session meanwhile: describe it now, and never fail for it.
+      info: () => {
+        if (info !== undefined) return info;
+        try {
+          return index.describeSession(sid, request, data);
+        } catch {
+          return '';
+        }
+      },
+    };
   }
 
   private async refresh(sid: string, data: SessionData): Promise<void> {
@@ -357,8 +431,14 @@ export class LiveSessionStore extends session.Store {
 
   private async remove(sid: string, reason: DestroyReason): Promise<boolean> {
     const key = this.keyOf(sid);
-    const deleted = await this.call('destroy', () => this.scripts.liveSessionDestroy(key, this.options.publish, reason));
-    return deleted === 1;
+    if (!this.index) {
+      const deleted = await this.call('destroy', () => this.scripts.liveSessionDestroy(key, this.options.publish, reason));
+      return deleted === 1;
+    }
+    // With a user index the reply names the owner, whose index then lets go of the session.
+    const deleted = await this.call('destroy', () => this.scripts.liveSessionDestroy(key, this.options.publish, reason, '*'));
+    if (Array.isArray(deleted)) await this.index.remove(String(deleted[1]), [sid]);
+    return deleted !== 0;
   }
 
   private async write(
@@ -367,7 +447,7 @@ export class LiveSessionStore extends session.Store {
     expiry: Expiry,
     set: [string, string][],
     del: string[],
-    { wantSession = false, expect }: { wantSession?: boolean; expect?: { field: string; value: string } },
+    { wantSession = false, expect, index }: { wantSession?: boolean; expect?: { field: string; value: string }; index?: WriteIndex },
   ): Promise<WriteResult> {
     const key = this.keyOf(sid);
     // One header argument (see lua/write.lua): ioredis's cost grows with the number of arguments.
@@ -375,9 +455,14 @@ export class LiveSessionStore extends session.Store {
     const args: string[] = expect ? [header, expect.field, expect.value] : [header];
     for (const [field, stored] of set) args.push(field, stored);
     args.push(...del);
-    const reply = (await this.call('write', () => this.scripts.liveSessionWrite(key, ...args))) as [string, number, string?];
+    if (this.index) args.push(index?.spec ?? '?');
+    const reply = (await this.call('write', () => this.scripts.liveSessionWrite(key, ...args))) as [string, number, string?, ...unknown[]];
     switch (reply[0]) {
       case 'ok':
+        if (this.index && reply.length > 3) {
+          const request = indexRequestOf(reply.slice(3));
+          if (request) await this.index.handle(key, sid, request, index?.info ?? (() => ''));
+        }
         return { status: 'ok', loaded: wantSession ? ((await this.decode(sid, reply[2]!)) ?? undefined) : undefined };
       case 'gone':
         return { status: 'gone' };
@@ -416,11 +501,24 @@ export class LiveSessionStore extends session.Store {
 
   private async removeAll(): Promise<void> {
     const keys = await this.keys();
+    const owners = this.index ? ['*'] : [];
     const replies = await this.call('clear', () =>
-      pipelinePerKey(this.client, keys, (pipeline, key) => (pipeline as unknown as ScriptCommands).liveSessionDestroy(key, this.options.publish, 'revoked')),
+      pipelinePerKey(this.client, keys, (pipeline, key) => (pipeline as unknown as ScriptCommands).liveSessionDestroy(key, this.options.publish, 'revoked', ...owners)),
     );
     const failed = replies.find(([err]) => err);
     if (failed) throw redisError('clear', failed[0]);
+    if (this.index) await this.removeFromIndexes(keys, replies.map(([, reply]) => reply));
+  }
+
+  /** After clear: each destroyed session leaves its owner's index. */
+  private async removeFromIndexes(keys: string[], replies: unknown[]): Promise<void> {
+    const byOwner = new Map<string, string[]>();
+    replies.forEach((reply, i) => {
+      if (!Array.isArray(reply)) return;
+      const owner = String(reply[1]);
+      byOwner.set(owner, [...(byOwner.get(owner) ?? []), keys[i].slice(this.options.prefix.length)]);
+    });
+    await Promise.all([...byOwner].map(([owner, sids]) => this.index!.remove(owner, sids)));
   }
 
   /** Every session key under the prefix. */
@@ -459,6 +557,15 @@ function redisError(what: string, err: unknown): LiveSessionError {
   if (err instanceof LiveSessionError) return err;
   const message = err instanceof Error ? err.message : String(err);
   return new LiveSessionError('ERR_LIVE_SESSION_REDIS', `Redis failed "${what}": ${message}`, { cause: err });
+}
+
+/** An indexed get reply: [reply, owner, ...index request]; starts a due refresh in the background. */
+function unwrapIndexed(sid: string, key: string, reply: unknown, index: UserIndex): { text: string; owner: string | null } | null {
+  if (reply === null) return null;
+  const [text, owner, ...rest] = reply as [string, string | null, ...unknown[]];
+  const request = indexRequestOf(rest);
+  if (request) void index.handle(key, sid, request, () => '');
+  return { text, owner };
 }
 
 function dataOf(loaded: LoadedSession | null): SessionData | null {
