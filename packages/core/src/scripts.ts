@@ -12,8 +12,8 @@ function lua(name: string): string {
 }
 
 /**
- * Both scripts that return a session build it with lua/session-document.lua; both also keep the
- * user index's deadline (lua/user-index-session.lua, used only with the `userOf` option).
+ * Both scripts that return a session build it with lua/session-document.lua. The scripts that move
+ * a session's expiry keep the user index's deadline (lua/user-index-session.lua, with `userOf` only).
  */
 const SCRIPTS = {
   liveSessionGet: lua('session-document') + lua('user-index-session') + lua('get'),
@@ -21,6 +21,7 @@ const SCRIPTS = {
   liveSessionDestroy: lua('destroy'),
   liveSessionIndexConfirm: lua('user-index-confirm'),
   liveSessionIndex: lua('user-index'),
+  liveSessionTouch: lua('user-index-session') + lua('touch'),
 } as const;
 
 type Reply = unknown;
@@ -35,6 +36,7 @@ export interface ScriptCommands {
   liveSessionIndexConfirm(key: string, user: string, deadline: number, expiry: number, info: string): Promise<Reply>;
   /** lua/user-index.lua, on a user's index key. */
   liveSessionIndex(key: string, ...args: (string | number)[]): Promise<Reply>;
+  liveSessionTouch(key: string, indexSpec?: string): Promise<Reply>;
 }
 
 export function defineScripts(client: RedisClient): ScriptCommands {

@@ -254,6 +254,42 @@ export class LiveSessionStore extends session.Store {
     );
   }
 
+  /**
+   * Refreshes a session's lifetime as a read would, without reading it: for activity that is not
+   * an HTTP request (a socket's events). A session whose cookie fixes its expiry keeps it.
+   * Resolves to the new expiry and the interval it moved by (null for a fixed expiry), or null
+   * when the session does not exist. Publishes nothing.
+   */
+  async touchSession(sid: string): Promise<{ expiresAt: number; refreshInterval: number | null } | null> {
+    const key = this.keyOf(sid);
+    const index = this.index;
+    const touch = () => (index ? this.scripts.liveSessionTouch(key, '?') : this.scripts.liveSessionTouch(key));
+    const reply = (await this.call('touch', touch)) as [number, number, ...unknown[]] | null;
+    if (reply === null) return null;
+    const [pttl, interval, ...rest] = reply;
+    const request = index && indexRequestOf(rest);
+    if (request) void index!.handle(key, sid, request, () => '');
+    return { expiresAt: pttl >= 0 ? Date.now() + pttl : Number.POSITIVE_INFINITY, refreshInterval: interval >= 0 ? interval : null };
+  }
+
+  /**
+   * When each session expires (ms since the epoch; Infinity for one without a TTL), or null when
+   * it no longer exists. One PTTL per session, pipelined; unlike a read it does not refresh them.
+   */
+  async getExpiries(sids: readonly string[]): Promise<Map<string, number | null>> {
+    const keys = sids.map((sid) => this.keyOf(sid));
+    const now = Date.now();
+    const replies = await this.call('pttl', () => pipelinePerKey(this.client, keys, (pipeline, key) => pipeline.pttl(key)));
+    return new Map(
+      sids.map((sid, i) => {
+        const [err, pttl] = replies[i];
+        if (err) throw redisError('pttl', err);
+        const ms = pttl as number;
+        return [sid, ms === -2 ? null : ms === -1 ? Number.POSITIVE_INFINITY : now + ms];
+      }),
+    );
+  }
+
   // ---- The sessions of a user (the `userOf` option; see user-index.ts)
 
   /**

@@ -80,7 +80,7 @@ export function userIndexSuite(name: string, factory: () => Promise<IndexTarget>
         prefix: PREFIX,
         indexPrefix: INDEX_PREFIX,
         userOf,
-        describe: (req, session) => ({ agent: req?.headers['user-agent'] ?? null, user: (session as Dict).user }),
+        describe: (req, session) => ({ agent: req?.headers['user-agent'] ?? null, user: (session as unknown as Dict).user }),
       });
       app = await startApp(resources, store, { cookie: { maxAge: HOUR } });
     }, 60_000);
@@ -252,7 +252,7 @@ export function userIndexSuite(name: string, factory: () => Promise<IndexTarget>
         { what: 'the read sessions\' index deadlines to move', timeout: 20_000 },
       );
       for (let u = 0; u < 100; u += 9) {
-        const members = await client.zrange(indexKey(`leaker-${u}`), 0, -1);
+        const members = await client.zrange(indexKey(`leaker-${u}`), '0', '-1');
         const indexTtl = await client.pttl(indexKey(`leaker-${u}`));
         for (const sid of members) expect(indexTtl).toBeGreaterThanOrEqual(await client.pttl(sessionKey(sid)));
       }
@@ -264,7 +264,7 @@ export function userIndexSuite(name: string, factory: () => Promise<IndexTarget>
     it('caps the expiry of a session at the deadline its index holds, and asks once for a refresh', async () => {
       await store.set('capped', { cookie: cookieJson(HOUR), user: 'fay' } as never);
       const deadline = Date.now() + 5_000;
-      await client.hset(sessionKey('capped'), '$d', deadline);
+      await client.hset(sessionKey('capped'), '$d', String(deadline));
       // The get script alone (as a read whose index refresh never happens): capped, and 'due' once.
       const get = (key: string) => (target.client as unknown as { liveSessionGet(k: string, f: string, s: string): Promise<unknown[]> }).liveSessionGet(key, 'document', '?');
       const first = await get(sessionKey('capped'));
@@ -277,6 +277,10 @@ export function userIndexSuite(name: string, factory: () => Promise<IndexTarget>
       await store.get('capped');
       await waitFor(async () => (await client.pttl(sessionKey('capped'))) > HOUR - 60_000, { what: 'the lifetime to come back' });
       expect(Number(await client.zscore(indexKey('fay'), 'capped'))).toBeGreaterThan(Date.now() + HOUR);
+      // A socket's activity (touchSession) moves the expiry as a read does: capped, and refreshed too.
+      await client.hset(sessionKey('capped'), '$d', String(Date.now() + 5_000));
+      expect((await store.touchSession('capped'))!.expiresAt).toBeLessThanOrEqual(Date.now() + 5_000);
+      await waitFor(async () => (await client.pttl(sessionKey('capped'))) > HOUR - 60_000, { what: 'the lifetime to come back after a touch' });
       await store.destroySessionsOf('fay');
     });
 

@@ -6,5 +6,6 @@ export {
   type LiveSessionEvents,
   type SessionLike,
   type SessionTarget,
+  type LiveSocketData,
 } from './live-session';
-export type { SessionView, SessionChange } from './session-view';
+export type { SessionView, SessionValue, SessionChange } from './session-view';

@@ -1,14 +1,16 @@
 /**
- * LiveSession: joins each socket to the room of its express-session, keeps every socket's view of
- * the session current from the change messages of @live-session/core, calls the app's handlers,
- * and sends the browser only what the app chose to expose.
+ * LiveSession: the socket.io glue. Joins each socket to the room of its express-session, follows
+ * each session with local sockets (session-tracker.ts keeps its view true), gives the sockets and
+ * the app's handlers every change and the end of the session with its reason, and sends the
+ * browser only what the app chose to expose.
  */
 import { EventEmitter } from 'node:events';
 import createDebug from 'debug';
-import { type DestroyReason, type LiveSessionStore, parseMessage, type SessionMessage, type SessionState } from '@live-session/core';
+import { type DestroyReason, LiveSessionError, type LiveSessionStore, type SessionState } from '@live-session/core';
 import type { Namespace, Server, Socket } from 'socket.io';
-import { ChannelSubscriber } from './subscriber';
-import { applyChange, diffViews, type SessionChange, type SessionView, viewOf } from './session-view';
+import type { FollowedSession } from './followed-session';
+import { SessionTracker } from './session-tracker';
+import { type SessionChange, type SessionValue, type SessionView, viewOf } from './session-view';
 
 const debug = createDebug('live-session:socket.io');
 
@@ -30,10 +32,25 @@ export interface LiveSessionOptions {
    */
   expose?: (session: SessionView) => unknown;
   /**
-   * Disconnect the sockets of a session once it is destroyed (after the destroy event).
+   * Disconnect the sockets of a session once it has ended (after the destroy event).
    * @default false
    */
   disconnectOnDestroy?: boolean;
+  /**
+   * Count a client's events as use of its session, as an HTTP request is: the session's lifetime
+   * is refreshed (at most once per tenth of its refresh interval, per session and server, not per
+   * event). A session whose cookie fixes its expiry (`expires` without `maxAge`) is never moved.
+   * Only the lifetime in Redis moves: the browser's cookie keeps the expiry its last HTTP response
+   * gave it (see the README).
+   * @default false
+   */
+  keepAlive?: boolean;
+}
+
+/** What `socket.data` holds for a socket with a session (type your Server's SocketData with it). */
+export interface LiveSocketData {
+  /** The socket's view of its session; null once the session ended. */
+  session: SessionView | null;
 }
 
 /** Anything that carries an express-session id: `req.session`, `socket.request.session`, or `{ id }`. */
@@ -52,22 +69,6 @@ export interface LiveSessionEvents {
   error: [error: Error];
 }
 
-/** What this process knows of one session that has sockets here. */
-interface SessionEntry {
-  sid: string;
-  room: string;
-  /** -1 until the session was read from Redis. */
-  version: number;
-  view: SessionView;
-  /** The last payload sent to the browser, as JSON, to send only real changes. */
-  exposed: string | undefined;
-  /** Messages and reloads of this session, one at a time and in order. */
-  queue: Promise<void>;
-  /** Settles once subscribed and read: 'missing' when the store has no such session. */
-  ready: Promise<'ok' | 'missing' | 'failed'>;
-  gone: boolean;
-}
-
 type SessionUpdater<T> = (current: T | undefined) => T | undefined | Promise<T | undefined>;
 
 export class LiveSession extends EventEmitter<LiveSessionEvents> {
@@ -75,12 +76,16 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
   private readonly nsp: Namespace;
   private readonly expose: ((session: SessionView) => unknown) | undefined;
   private readonly disconnectOnDestroy: boolean;
-  private readonly subscriber: ChannelSubscriber;
-  private readonly entries = new Map<string, SessionEntry>();
+  private readonly keepAlive: boolean;
+  private readonly tracker: SessionTracker;
+  /** The last payload sent to the browsers of a session, as JSON, to send only real changes. */
+  private readonly exposed = new WeakMap<FollowedSession, string | undefined>();
   /** The session id of each subscribed socket, as express-session gave it. */
   private readonly sessionIds = new WeakMap<Socket, string>();
+  /** Sockets whose events already count as activity (keepAlive). */
+  private readonly watchedSockets = new WeakSet<Socket>();
   private readonly onCreateRoom = (room: string) => this.roomCreated(room);
-  private readonly onDeleteRoom = (room: string) => this.roomDeleted(room);
+  private readonly onDeleteRoom = (room: string) => this.tracker.unfollow(room);
 
   constructor(io: Server | Namespace, options: LiveSessionOptions) {
     super();
@@ -91,9 +96,11 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
     this.nsp = 'of' in io ? io.of('/') : io;
     this.expose = options.expose;
     this.disconnectOnDestroy = options.disconnectOnDestroy ?? false;
-    this.subscriber = new ChannelSubscriber(this.store.client, this.store.options.publish, {
-      message: (channel, message) => this.onMessage(channel, message),
-      resubscribed: (channels) => void this.reloadAll(channels),
+    this.keepAlive = options.keepAlive ?? false;
+    this.tracker = new SessionTracker(this.store, {
+      changed: (session, change) => this.deliver(session, change),
+      ended: (session, reason) => this.ended(session, reason),
+      error: (err) => this.report(err),
     });
     // Subscriptions follow the room lifecycle: the first local socket of a session creates its room.
     this.nsp.adapter.on('create-room', this.onCreateRoom);
@@ -122,44 +129,43 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
     return this.join(socket, session ?? sessionOfSocket(socket), false);
   }
 
-  /** The socket's current view of its session, or null when it is not subscribed. */
+  /** The socket's current view of its session, or null when it has none (not subscribed, or ended). */
   sessionOf(socket: Socket): SessionView | null {
-    const sid = this.sessionIds.get(socket);
-    const entry = sid === undefined ? undefined : this.entries.get(this.store.keyOf(sid));
-    return entry && !entry.gone ? entry.view : null;
+    const session = this.followed(socket);
+    return session && !session.ended ? session.view : null;
   }
 
   /**
    * Sets one key of the session of a socket (socket form) or of an express-session session
    * (session form); every socket of that session, on every server, receives the change.
    * Resolves to the updated session; rejects with ERR_LIVE_SESSION_NOT_FOUND when the session
-   * no longer exists (nothing is written).
+   * no longer exists (nothing is written, and its sockets here are told it ended).
    */
-  async putSession(target: SessionTarget, key: string, value: unknown): Promise<SessionView> {
+  async putSession<K extends string>(target: SessionTarget, key: K, value: SessionValue<K>): Promise<SessionView> {
     const sid = this.sessionIdOf(target);
-    return this.adopt(sid, await this.store.putSessionState(sid, key, value));
+    return this.adopt(sid, await this.whileLive(sid, this.store.putSessionState(sid, key, value)));
   }
 
   /**
    * Atomic read-modify-write of one key (an "add to cart" that never loses a concurrent one):
-   * `fn` gets the current value and returns the new one (undefined removes the key).
+   * `fn` gets the current value and returns the new one (undefined removes the key). With a
+   * SessionData augmentation, the value's type is the one declared for `key`.
    */
-  async updateSession<T = unknown>(target: SessionTarget, key: string, fn: SessionUpdater<T>): Promise<SessionView> {
+  async updateSession<K extends string, T extends SessionValue<K> = SessionValue<K>>(target: SessionTarget, key: K, fn: SessionUpdater<T>): Promise<SessionView> {
     const sid = this.sessionIdOf(target);
-    return this.adopt(sid, await this.store.updateSessionState(sid, key, fn));
+    return this.adopt(sid, await this.whileLive(sid, this.store.updateSessionState(sid, key, fn)));
   }
 
   /** The channels this process is subscribed to (one per session with local sockets). */
   get channels(): string[] {
-    return this.subscriber.channels;
+    return this.tracker.channels;
   }
 
   /** Stops listening: closes the subscriber connection (the store's client stays open). */
   async close(): Promise<void> {
     this.nsp.adapter.off('create-room', this.onCreateRoom);
     this.nsp.adapter.off('delete-room', this.onDeleteRoom);
-    this.entries.clear();
-    await this.subscriber.close();
+    await this.tracker.close();
   }
 
   // ---- Internals
@@ -179,9 +185,9 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
       const room = this.store.keyOf(sid);
       this.sessionIds.set(socket, sid);
       await socket.join(room);
-      const entry = this.entries.get(room);
-      if (!entry) return false; // left again before we got here
-      const ready = await entry.ready;
+      const ready = await this.tracker.ready(room);
+      const followed = this.tracker.get(room);
+      if (!ready || !followed) return false; // left again before we got here
       if (ready === 'missing') {
         // express-session made this id for the handshake but never stored it: nothing to follow.
         this.sessionIds.delete(socket);
@@ -189,9 +195,14 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
         return false;
       }
       // Redis unreachable: start from the handshake's copy; the reload after reconnecting corrects it.
-      if (ready === 'failed' && entry.version < 0) entry.view = viewOf(session as object);
-      socket.data.session = entry.view;
-      if (this.expose && !entry.gone) socket.emit(CLIENT_EVENTS.update, this.project(entry.view));
+      if (ready === 'failed' && followed.version < 0) followed.view = viewOf(session as object);
+      socket.data.session = followed.ended ? null : followed.view;
+      if (this.expose && !followed.ended) {
+        const payload = this.project(followed.view);
+        if (!this.exposed.has(followed)) this.exposed.set(followed, JSON.stringify(payload));
+        socket.emit(CLIENT_EVENTS.update, payload);
+      }
+      if (this.keepAlive) this.countActivity(socket);
       return true;
     } catch (err) {
       this.report(err);
@@ -201,100 +212,18 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
 
   private roomCreated(room: string): void {
     const { prefix } = this.store.options;
-    if (!room.startsWith(prefix) || this.entries.has(room)) return;
-    const entry: SessionEntry = {
-      sid: room.slice(prefix.length),
-      room,
-      version: -1,
-      view: Object.freeze({}),
-      exposed: undefined,
-      queue: Promise.resolve(),
-      ready: Promise.resolve('ok'),
-      gone: false,
-    };
-    this.entries.set(room, entry);
-    // Subscribe first, then read: a change published in between is both in the read and in a
-    // message, and the message's version tells it apart.
-    entry.ready = this.subscriber.subscribe(room).then(() =>
-      this.enqueue(entry, async () => {
-        const state = await this.store.getSessionState(entry.sid);
-        if (!state) {
-          entry.gone = true;
-          return;
-        }
-        if (state.version < entry.version) return; // a write through this process got here first
-        entry.version = state.version;
-        entry.view = viewOf(state.session);
-        entry.exposed = this.expose ? JSON.stringify(this.project(entry.view)) : undefined;
-      }).then(
-        () => (entry.gone ? 'missing' : 'ok'),
-        (err: unknown) => {
-          debug('reading %s failed: %s', room, (err as Error).message);
-          return 'failed' as const;
-        },
-      ),
-    );
+    if (room.startsWith(prefix)) this.tracker.follow(room, room.slice(prefix.length));
   }
 
-  private roomDeleted(room: string): void {
-    const entry = this.entries.get(room);
-    if (!entry) return;
-    this.entries.delete(room);
-    void this.subscriber.unsubscribe(room);
-  }
-
-  private onMessage(channel: string, raw: string): void {
-    const entry = this.entries.get(channel);
-    if (!entry) return;
-    const message = parseMessage(raw);
-    if (!message) {
-      debug('dropped a malformed message on %s', channel);
-      return;
-    }
-    void this.enqueue(entry, () => this.handle(entry, message)).catch((err: unknown) => this.report(err));
-  }
-
-  private async handle(entry: SessionEntry, message: SessionMessage): Promise<void> {
-    if (entry.gone || message.version <= entry.version) return; // already seen, through a read
-    if (message.event === 'destroy') return this.destroyed(entry, message.reason);
-    if (message.version === entry.version + 1) {
-      const change = { version: message.version, set: message.set, unset: message.unset };
-      entry.version = message.version;
-      entry.view = applyChange(entry.view, message);
-      return this.deliver(entry, change);
-    }
-    // A gap: a message was missed. Read the whole session rather than apply anything out of order.
-    debug('version gap on %s: have %d, got %d', entry.room, entry.version, message.version);
-    await this.reload(entry);
-  }
-
-  private async reload(entry: SessionEntry, known?: SessionState | null): Promise<void> {
-    const state = known === undefined ? await this.store.getSessionState(entry.sid) : known;
-    if (!state) return this.destroyed(entry, 'expired'); // gone while we were not listening: most likely its lifetime passed
-    this.applyState(entry, state);
-  }
-
-  private applyState(entry: SessionEntry, state: SessionState): void {
-    if (entry.gone || state.version <= entry.version) return;
-    const view = viewOf(state.session);
-    const change = diffViews(entry.view, view, state.version);
-    entry.version = state.version;
-    entry.view = view;
-    if (change.unset.length > 0 || Object.keys(change.set).length > 0) this.deliver(entry, change);
-  }
-
-  /** After a reconnect: read every session with local sockets in one round trip. */
-  private async reloadAll(channels: string[]): Promise<void> {
-    const entries = channels.map((channel) => this.entries.get(channel)).filter((entry): entry is SessionEntry => !!entry);
-    if (entries.length === 0) return;
-    try {
-      const states = await this.store.getSessionStates(entries.map((entry) => entry.sid));
-      for (const entry of entries) {
-        void this.enqueue(entry, () => this.reload(entry, states.get(entry.sid) ?? null)).catch((err: unknown) => this.report(err));
-      }
-    } catch (err) {
-      this.report(err);
-    }
+  /** keepAlive: every event this socket sends counts as use of its current session. */
+  private countActivity(socket: Socket): void {
+    if (this.watchedSockets.has(socket)) return;
+    this.watchedSockets.add(socket);
+    socket.use((_packet, next) => {
+      const sid = this.sessionIds.get(socket);
+      if (sid !== undefined) this.tracker.activity(this.store.keyOf(sid));
+      next();
+    });
   }
 
   /**
@@ -303,46 +232,60 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
    * putSession(socket, ...)` the socket's view already holds the write.
    */
   private async adopt(sid: string, state: SessionState): Promise<SessionView> {
-    const entry = this.entries.get(this.store.keyOf(sid));
-    if (entry) await this.enqueue(entry, () => this.applyState(entry, state)).catch((err: unknown) => this.report(err));
+    const followed = this.tracker.get(this.store.keyOf(sid));
+    if (followed) await followed.adopt(state).catch((err: unknown) => this.report(err));
     return viewOf(state.session);
   }
 
-  private deliver(entry: SessionEntry, change: SessionChange): void {
-    const payload = this.expose ? this.project(entry.view) : undefined;
-    const exposed = this.expose ? JSON.stringify(payload) : undefined;
-    const sendToBrowser = this.expose !== undefined && exposed !== entry.exposed;
-    entry.exposed = exposed;
-    for (const socket of this.socketsOf(entry)) {
-      socket.data.session = entry.view;
-      if (sendToBrowser) socket.emit(CLIENT_EVENTS.update, payload);
-      this.call('update', socket, entry.view, change);
+  /** A write that finds the session gone ends its view here too, before the caller hears of it. */
+  private async whileLive<T>(sid: string, write: Promise<T>): Promise<T> {
+    try {
+      return await write;
+    } catch (err) {
+      if (err instanceof LiveSessionError && err.code === 'ERR_LIVE_SESSION_NOT_FOUND') {
+        await this.tracker.get(this.store.keyOf(sid))?.expire().catch((e: unknown) => this.report(e));
+      }
+      throw err;
     }
   }
 
-  private destroyed(entry: SessionEntry, reason: DestroyReason): void {
-    entry.gone = true;
-    entry.view = Object.freeze({});
-    for (const socket of this.socketsOf(entry)) {
+  private deliver(session: FollowedSession, change: SessionChange): void {
+    const room = this.store.keyOf(session.sid);
+    const sockets = this.socketsOf(room);
+    for (const socket of sockets) socket.data.session = session.view;
+    if (this.expose) {
+      const payload = this.project(session.view);
+      const exposed = JSON.stringify(payload);
+      if (exposed !== this.exposed.get(session)) {
+        this.exposed.set(session, exposed);
+        this.nsp.local.to(room).emit(CLIENT_EVENTS.update, payload); // encoded once for the room
+      }
+    }
+    for (const socket of sockets) this.call('update', socket, session.view, change);
+  }
+
+  private ended(session: FollowedSession, reason: DestroyReason): void {
+    const room = this.store.keyOf(session.sid);
+    const sockets = this.socketsOf(room);
+    this.nsp.local.to(room).emit(CLIENT_EVENTS.destroy, { reason });
+    for (const socket of sockets) {
       socket.data.session = null;
       this.sessionIds.delete(socket);
-      socket.emit(CLIENT_EVENTS.destroy, { reason });
       this.call('destroy', socket, reason);
-      void socket.leave(entry.room);
+      void socket.leave(room);
       if (this.disconnectOnDestroy) socket.disconnect(true);
     }
   }
 
-  private socketsOf(entry: SessionEntry): Socket[] {
-    const ids = this.nsp.adapter.rooms.get(entry.room);
-    if (!ids) return [];
-    return [...ids].map((id) => this.nsp.sockets.get(id)).filter((socket): socket is Socket => !!socket);
+  private followed(socket: Socket): FollowedSession | undefined {
+    const sid = this.sessionIds.get(socket);
+    return sid === undefined ? undefined : this.tracker.get(this.store.keyOf(sid));
   }
 
-  private enqueue(entry: SessionEntry, task: () => void | Promise<void>): Promise<void> {
-    const run = entry.queue.then(task);
-    entry.queue = run.catch(() => undefined);
-    return run;
+  private socketsOf(room: string): Socket[] {
+    const ids = this.nsp.adapter.rooms.get(room);
+    if (!ids) return [];
+    return [...ids].map((id) => this.nsp.sockets.get(id)).filter((socket): socket is Socket => !!socket);
   }
 
   private project(view: SessionView): unknown {

@@ -3,8 +3,16 @@
  * transport detail, never published), as plain immutable snapshots, one per version.
  */
 import type { ChangeMessage } from '@live-session/core';
+import type { SessionData } from 'express-session';
 
-export type SessionView = Readonly<Record<string, unknown>>;
+/**
+ * A session as sockets see it: the app's `SessionData` (as its `declare module 'express-session'`
+ * augmentation declares it) without the cookie, read-only; keys it did not declare are `unknown`.
+ */
+export type SessionView = Readonly<Omit<Partial<SessionData>, 'cookie'>> & Readonly<Record<string, unknown>>;
+
+/** The type the app declared for a session key in its SessionData augmentation, else unknown. */
+export type SessionValue<K extends string> = K extends keyof SessionData ? SessionData[K] : unknown;
 
 /** What changed between two versions: the same shape as a change message. */
 export interface SessionChange {

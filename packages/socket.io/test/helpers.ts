@@ -13,8 +13,8 @@ export interface AppServer extends ChildServer {
  * Starts `count` app servers (A, B, ...) as child processes. `redis`: a Redis URL, or the
  * environment that tells fixtures/server.js how to reach Redis (REDIS_CLUSTER_NODES, REDIS_SENTINELS).
  */
-export async function startServers(count: number, redis: string | Record<string, string>): Promise<AppServer[]> {
-  const env = typeof redis === 'string' ? { REDIS_URL: redis } : redis;
+export async function startServers(count: number, redis: string | Record<string, string>, extraEnv: Record<string, string> = {}): Promise<AppServer[]> {
+  const env = { ...(typeof redis === 'string' ? { REDIS_URL: redis } : redis), ...extraEnv };
   return Promise.all(
     Array.from({ length: count }, async (_, i) => {
       const child = await startChild(SERVER_SCRIPT, { ...env, NAME: String.fromCharCode(65 + i) });
@@ -24,9 +24,9 @@ export async function startServers(count: number, redis: string | Record<string,
 }
 
 /** Logs in over HTTP (express-session regenerates the id) and returns the client holding the cookie. */
-export async function login(server: AppServer, user: string): Promise<CookieClient> {
+export async function login(server: AppServer, user: string, cookie: { maxAge?: number; expires?: number } = {}): Promise<CookieClient> {
   const client = new CookieClient(server.url);
-  const response = await client.post('/login', { user });
+  const response = await client.post('/login', { user, ...cookie });
   if (response.status !== 200) throw new Error(`login failed: ${response.status}`);
   return client;
 }
@@ -37,6 +37,9 @@ export class RecordingSocket {
   readonly updates: Record<string, unknown>[] = [];
   readonly handlerCalls: { server: string; change: { version: number; set: Record<string, unknown>; unset: string[] } }[] = [];
   destroys = 0;
+  /** Each live_session:destroy: when it arrived and the reason it gave. */
+  readonly destroyEvents: { at: number; reason: unknown }[] = [];
+  readonly handlerDestroys: { server: string; reason: string; session: unknown }[] = [];
 
   constructor(url: string, cookie: string | undefined, options: Parameters<typeof connect>[1] = {}) {
     this.socket = connect(url, {
@@ -47,7 +50,11 @@ export class RecordingSocket {
       ...options,
     });
     this.socket.on('live_session:update', (payload: Record<string, unknown>) => this.updates.push(payload));
-    this.socket.on('live_session:destroy', () => this.destroys++);
+    this.socket.on('live_session:destroy', (payload?: { reason?: unknown }) => {
+      this.destroys++;
+      this.destroyEvents.push({ at: Date.now(), reason: payload?.reason });
+    });
+    this.socket.on('test:handler-destroy', (call) => this.handlerDestroys.push(call));
     this.socket.on('test:handler', (call) => this.handlerCalls.push(call));
   }
 
