@@ -302,12 +302,17 @@ export class LiveSessionStore extends session.Store {
   }
 
   /**
-   * Destroys every session of a user (but `except`, typically the caller's own), each with the
-   * reason "revoked" in its destroy message; returns how many were destroyed.
+   * Destroys every session of a user (but `except`, typically the caller's own; or only those of
+   * `only` that belong to the user: "log out that device"), each with the reason "revoked" in its
+   * destroy message; returns how many were destroyed.
    */
-  async destroySessionsOf(user: string, { except }: { except?: string } = {}): Promise<number> {
+  async destroySessionsOf(user: string, { except, only }: { except?: string; only?: readonly string[] } = {}): Promise<number> {
     if (except !== undefined) checkSid(except);
-    return this.userIndex('destroySessionsOf').destroySessionsOf(checkUser(user, 'a user'), except, (sid) => this.keyOf(sid));
+    if (only !== undefined) {
+      if (!Array.isArray(only)) throw new LiveSessionError('ERR_LIVE_SESSION_INVALID_ARGUMENT', `option "only" of destroySessionsOf must be an array of session ids, got ${describe(only)}`);
+      only.forEach(checkSid);
+    }
+    return this.userIndex('destroySessionsOf').destroySessionsOf(checkUser(user, 'a user'), { except, only }, (sid) => this.keyOf(sid));
   }
 
   private userIndex(method: string): UserIndex {

@@ -210,11 +210,12 @@ export class UserIndex {
   }
 
   /**
-   * Destroys every session of a user but `except`, each only if it still belongs to the user, with
+   * Destroys every session of a user but `except` (or only those of `only`), each only if it still belongs to the user, with
    * the reason "revoked"; returns how many were destroyed.
    */
-  async destroySessionsOf(user: string, except: string | undefined, sessionKeyOf: (sid: string) => string): Promise<number> {
-    const sids = (await this.members(user)).map(([sid]) => sid).filter((sid) => sid !== except);
+  async destroySessionsOf(user: string, { except, only }: { except?: string; only?: readonly string[] }, sessionKeyOf: (sid: string) => string): Promise<number> {
+    const chosen = only && new Set(only);
+    const sids = (await this.members(user)).map(([sid]) => sid).filter((sid) => sid !== except && (!chosen || chosen.has(sid)));
     if (sids.length === 0) return 0;
     const keys = sids.map(sessionKeyOf);
     const replies = await this.call('destroySessionsOf', () =>

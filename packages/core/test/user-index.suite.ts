@@ -146,13 +146,17 @@ export function userIndexSuite(name: string, factory: () => Promise<IndexTarget>
     });
 
     it('destroys all or all other sessions of a user, each with reason "revoked"; they are no longer usable', async () => {
-      const devices = [app.client(), app.client(), app.client()];
+      const devices = [app.client(), app.client(), app.client(), app.client()];
       for (const device of devices) await device.post('/login', { user: 'cy' });
       const sids = await Promise.all(devices.map(sidOf));
+      // One device ("log out that device"): only a session of this user, and only that one.
+      expect(await store.destroySessionsOf('cy', { only: [sids[3], 'not-a-session'] })).toBe(1);
+      expect((await devices[3].get('/session')).body.session.user).toBeUndefined();
+      devices.pop();
       const messages: Dict[] = [];
       const subscriber = await target.subscriber((_channel, message) => messages.push(JSON.parse(message) as Dict));
       try {
-        for (const sid of sids.slice(1)) await subscriber.subscribe(sessionKey(sid));
+        for (const sid of sids.slice(1, 3)) await subscriber.subscribe(sessionKey(sid));
         expect(await store.destroySessionsOf('cy', { except: sids[0] })).toBe(2);
         await waitFor(() => messages.length >= 2, { what: 'two destroy messages' });
         expect(messages).toEqual([
