@@ -1,4 +1,5 @@
-// The "Your devices" panel: the sessions of the logged-in user (GET /devices), fetched again
+// The "Your devices" panel: the sessions of the logged-in user (devices:list over the socket, so
+// that looking does not count as activity of this session; GET /devices gives the same), fetched again
 // whenever the server says the list changed (devices:changed: a login, a logout or a revocation on
 // any server) or this tab's user changes. Logging a device out ends its session: that tab gets
 // live_session:destroy with reason "revoked" and shows the login form (public/cart.js).
@@ -50,18 +51,14 @@
     state.shown++;
   }
 
-  async function refresh() {
+  function refresh() {
     const ticket = ++latest;
     state.fetches++;
-    try {
-      const response = await fetch('/devices', { headers: { accept: 'application/json' }, cache: 'no-store' });
-      const body = await response.json();
-      if (ticket !== latest) return;
-      if (response.status === 401 || !Array.isArray(body.devices)) hide();
-      else render(body.devices);
-    } catch {
-      // Offline for a moment: the next change or reconnect fetches again.
-    }
+    socket.timeout(5000).emit('devices:list', (err, reply) => {
+      if (err || ticket !== latest) return; // no answer: the next change or reconnect asks again
+      if (!reply || !Array.isArray(reply.devices)) hide();
+      else render(reply.devices);
+    });
   }
 
   // Buttons post with fetch (the forms also work without JavaScript), then show the new list.

@@ -2,7 +2,9 @@
 // label from the browser's user agent recorded at login, "log out" per device and "log out all
 // other devices". Revoked sessions end through the store (destroy messages with reason "revoked",
 // so their sockets on every server get live_session:destroy); the other devices of the user hear
-// that their list changed through one demo channel, and re-fetch GET /devices.
+// that their list changed through one demo channel, and ask for it again over their socket
+// (devices:list). Not over HTTP: a request reads its session, which counts as activity, and every
+// device would then show "last active: now" whenever another one logs in.
 const crypto = require('node:crypto');
 const express = require('express');
 
@@ -54,6 +56,32 @@ function createDevices({ store, client, io, live, secret }) {
     if (typeof user === 'string') client.publish(CHANNEL, user).catch((err) => console.error(`devices: ${err.message}`));
   }
 
+  /** The user's devices as the page shows them; `current` marks the session `sid`. */
+  async function list(user, sid) {
+    const sessions = await store.sessionsOf(user);
+    return sessions.map((s) => ({
+      handle: handleOf(s.id),
+      label: (s.info && s.info.device) || 'Unknown device',
+      createdAt: s.createdAt,
+      lastActiveAt: s.lastActiveAt,
+      expiresAt: s.expiresAt,
+      current: s.id === sid,
+    }));
+  }
+
+  io.on('connection', (socket) => {
+    socket.on('devices:list', async (ack) => {
+      if (typeof ack !== 'function') return;
+      const session = live.sessionOf(socket);
+      if (!session || typeof session.user !== 'string') return ack({ devices: null });
+      try {
+        ack({ devices: await list(session.user, socket.request.sessionID) });
+      } catch (err) {
+        ack({ devices: null, error: err.code || 'failed' });
+      }
+    });
+  });
+
   const router = express.Router();
   const answer = (req, res, body) => (req.accepts(['html', 'json']) === 'json' ? res.json(body) : res.redirect(303, '/'));
 
@@ -61,17 +89,7 @@ function createDevices({ store, client, io, live, secret }) {
     const user = req.session.user;
     if (typeof user !== 'string') return res.status(401).json({ devices: [] });
     try {
-      const sessions = await store.sessionsOf(user);
-      res.set('cache-control', 'no-store').json({
-        devices: sessions.map((s) => ({
-          handle: handleOf(s.id),
-          label: (s.info && s.info.device) || 'Unknown device',
-          createdAt: s.createdAt,
-          lastActiveAt: s.lastActiveAt,
-          expiresAt: s.expiresAt,
-          current: s.id === req.sessionID,
-        })),
-      });
+      res.set('cache-control', 'no-store').json({ devices: await list(user, req.sessionID) });
     } catch (err) {
       next(err);
     }
