@@ -15,11 +15,11 @@ for i = 1, #fields, 2 do
     break
   end
 end
-local index = ARGV[2] and index_session(KEYS[1], ARGV[2])
+local index, owner
+if ARGV[2] then index, owner = index_session(KEYS[1], ARGV[2]) end
 if index and index.err then return index end
 local reply
 if ARGV[1] == 'fields' then reply = cjson.encode({ redis.call('PTTL', KEYS[1]), fields }) else reply = session_document(KEYS[1], fields) end
 if not ARGV[2] then return reply end
-local owner = redis.call('HGET', KEYS[1], '$u')
 if index then return { reply, owner, unpack(index) } end
 return { reply, owner }

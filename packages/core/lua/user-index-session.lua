@@ -11,10 +11,12 @@
 -- eighth of that lifetime: '$i') to refresh the index.
 -- Returns nil when the index needs nothing, else { kind, user, previous user, expiry, now }: kind
 -- 'moved' (user '' = no one) or 'due'; expiry is the one the script meant to set (ms, before any cap).
+-- Also returns the owner now (false for none).
 local function index_session(key, spec)
   local owner, deadline, requested = unpack(redis.call('HMGET', key, '$u', '$d', '$i'))
+  if spec == '?' and not owner then return nil, false end -- no one's, and it stays so
   local pttl = redis.call('PTTL', key)
-  if pttl < 0 then return nil end -- no session (or one without a TTL, which this store never writes)
+  if pttl < 0 then return nil, owner end -- no session (or one without a TTL, which this store never writes)
   local clock = redis.call('TIME')
   local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
   local expiry = now + pttl
@@ -34,15 +36,15 @@ local function index_session(key, spec)
     else
       redis.call('HDEL', key, '$u', '$d', '$i', '$n')
     end
-    return { 'moved', wanted or '', owner or '', expiry, now }
+    return { 'moved', wanted or '', owner or '', expiry, now }, wanted
   end
-  if not owner then return nil end
+  if not owner then return nil, false end
   deadline = tonumber(deadline) or now
   if expiry > deadline then redis.call('PEXPIREAT', key, deadline) end
   local remaining = expiry - now
-  if expiry <= deadline - remaining / 4 then return nil end
-  if requested and now - tonumber(requested) < remaining / 8 then return nil end
+  if expiry <= deadline - remaining / 4 then return nil, owner end
+  if requested and now - tonumber(requested) < remaining / 8 then return nil, owner end
   redis.call('HSET', key, '$i', now)
-  return { 'due', owner, owner, expiry, now }
+  return { 'due', owner, owner, expiry, now }, owner
 end
 
