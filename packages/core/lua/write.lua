@@ -8,8 +8,9 @@
 --   max bytes: 0 for no limit; want session: 1 to return the session; expect: 1 when ARGV[2] and
 --   ARGV[3] are a field and the value it must hold ('' when it must be absent), else 0.
 -- Then the field/value pairs to set, then the field names to delete, then, only with a user index
--- (src/user-index.ts), the spec of index_session (lua/user-index-session.lua), whose reply, if any,
--- is appended to 'ok''s: { 'ok', version, session or nil, kind, user, previous user, expiry, now }.
+-- (src/user-index.ts), the spec of index_session (lua/user-index-session.lua); 'ok' then carries the
+-- owner and index_session's request, if any: { 'ok', version, session or nil, owner or nil
+-- [, kind, user, previous user, expiry, now] }.
 -- Field names: an application key starting with '$' is stored as '$' .. key; every other field
 -- starting with '$' is metadata ('$v' version, '$c' creation time in ms, '$t' refresh interval).
 -- Only application fields other than 'cookie' are published, and only they move the version.
@@ -117,7 +118,8 @@ else
 end
 
 local index_spec = ARGV[first_del + n_del]
-local index = index_spec and index_session(key, index_spec)
+local index, owner
+if index_spec then index, owner = index_session(key, index_spec) end
 if index and index.err then return index end
 
 -- Published last: subscribers receive it after the script ends, so a reader that gets the message
@@ -128,6 +130,6 @@ if changed then
 end
 
 local document = want_session and session_document(key, redis.call('HGETALL', key))
-if index then return { 'ok', version, document, unpack(index) } end
+if index_spec then return { 'ok', version, document, owner, unpack(index or {}) } end
 if want_session then return { 'ok', version, document } end
 return { 'ok', version }

@@ -20,6 +20,7 @@ import {
   type LoadedSession,
   REFRESH_FIELD,
   sameStoredValue,
+  VERSION_FIELD,
   type SessionRecord,
 } from './fields';
 import { type LiveSessionStoreOptions, type ResolvedOptions, resolveOptions } from './options';
@@ -48,7 +49,7 @@ type CookieExpiry = { kind: 'at' | 'in'; ms: number };
 type Expiry = CookieExpiry | { kind: 'keep'; ms: 0 };
 /** The reply of lua/get.lua: a JSON text (see fields.ts), or null when there is no session. */
 type GetReply = string | null;
-type WriteResult = { status: 'ok'; loaded?: LoadedSession } | { status: 'gone' } | { status: 'conflict' };
+type WriteResult = { status: 'ok'; loaded?: LoadedSession; owner?: string | null } | { status: 'gone' } | { status: 'conflict' };
 /** With a user index: who a save says the session belongs to, and (lazily) its description. */
 type WriteIndex = { spec: string; info: () => string };
 
@@ -212,6 +213,7 @@ export class LiveSessionStore extends session.Store {
     const field = fieldOf(checkKey(key));
     const stored = encodeValue(sid, key, value);
     const result = await this.write(sid, 'patch', this.autoExpiry(), stored === undefined ? [] : [[field, stored]], stored === undefined ? [field] : [], { wantSession: true });
+    await this.followOwner(sid, result);
     return this.stateOf(sid, result);
   }
 
@@ -219,6 +221,7 @@ export class LiveSessionStore extends session.Store {
   async deleteSessionKey(sid: string, key: string): Promise<SessionData> {
     const field = fieldOf(checkKey(key));
     const result = await this.write(sid, 'patch', this.autoExpiry(), [], [field], { wantSession: true });
+    await this.followOwner(sid, result);
     return this.stateOf(sid, result).session;
   }
 
@@ -246,7 +249,9 @@ export class LiveSessionStore extends session.Store {
         wantSession: true,
         expect: { field, value: current ?? '' },
       });
-      if (result.status !== 'conflict') return this.stateOf(sid, result);
+      if (result.status === 'conflict') continue;
+      await this.followOwner(sid, result);
+      return this.stateOf(sid, result);
     }
     throw new LiveSessionError(
       'ERR_LIVE_SESSION_CONFLICT',
@@ -336,6 +341,33 @@ export class LiveSessionStore extends session.Store {
       if (format === 'document') return this.decode(sid, reply);
       return reply === null ? null : decodeSessionFields(sid, reply);
     });
+  }
+
+  /**
+   * With a user index, after a direct-API write: when `userOf` of the session as written names
+   * another owner than the session records, moves it (a write of nothing but the owner, on
+   * condition that the session is still at the version read; else read again and retry).
+   */
+  private async followOwner(sid: string, result: WriteResult): Promise<void> {
+    const index = this.index;
+    if (!index || result.status !== 'ok' || !result.loaded) return;
+    let loaded: LoadedSession = result.loaded;
+    let owner = result.owner ?? null;
+    for (let attempt = 0; attempt < this.options.updateAttempts; attempt++) {
+      const data = asSessionData(loaded.data);
+      const wanted = index.ownerOf(sid, data);
+      if (wanted === owner) return;
+      const info = wanted === null ? '' : index.describeSession(sid, undefined, data);
+      const moved = await this.write(sid, 'patch', this.autoExpiry(), [], [], {
+        expect: { field: VERSION_FIELD, value: String(loaded.version) },
+        index: { spec: index.specOf(wanted), info: () => info },
+      });
+      if (moved.status !== 'conflict') return;
+      const again = await this.read(sid, 'fields');
+      if (!again) return;
+      loaded = again;
+      owner = index.ownerRead(again) ?? null;
+    }
   }
 
   /** read() with a user index: the reply also carries the owner, and maybe a request of the index. */
@@ -500,11 +532,15 @@ export class LiveSessionStore extends session.Store {
     const reply = (await this.call('write', () => this.scripts.liveSessionWrite(key, ...args))) as [string, number, string?, ...unknown[]];
     switch (reply[0]) {
       case 'ok':
-        if (this.index && reply.length > 3) {
-          const request = indexRequestOf(reply.slice(3));
+        if (this.index) {
+          const request = indexRequestOf(reply.slice(4));
           if (request) await this.index.handle(key, sid, request, index?.info ?? (() => ''));
         }
-        return { status: 'ok', loaded: wantSession ? ((await this.decode(sid, reply[2]!)) ?? undefined) : undefined };
+        return {
+          status: 'ok',
+          loaded: wantSession ? ((await this.decode(sid, reply[2]!)) ?? undefined) : undefined,
+          owner: this.index ? ((reply[3] as string | null | undefined) ?? null) : undefined,
+        };
       case 'gone':
         return { status: 'gone' };
       case 'conflict':

@@ -145,6 +145,24 @@ export function userIndexSuite(name: string, factory: () => Promise<IndexTarget>
       expect(await listed('ann')).toEqual([]);
     });
 
+    it('moves a session when the direct API changes its user (putSession, updateSession, deleteSessionKey)', async () => {
+      const browser = app.client();
+      await browser.post('/set', { cart: [] });
+      const sid = await sidOf(browser);
+      await store.putSession(sid, 'user', 'hal');
+      expect(await listed('hal')).toEqual([sid]);
+      expect((await store.sessionsOf('hal'))[0].info).toEqual({ agent: null, user: 'hal' }); // no request: req is undefined
+      await store.updateSession(sid, 'user', () => 'ivy');
+      expect(await client.exists(indexKey('hal'))).toBe(0);
+      expect(await listed('ivy')).toEqual([sid]);
+      await store.putSession(sid, 'cart', ['mug']); // not the user: stays where it is
+      expect(await listed('ivy')).toEqual([sid]);
+      await store.deleteSessionKey(sid, 'user');
+      expect(await client.exists(indexKey('ivy'))).toBe(0);
+      expect(await client.hget(sessionKey(sid), '$u')).toBeNull();
+      expect((await browser.get('/session')).body.session).toMatchObject({ cart: ['mug'] });
+    });
+
     it('destroys all or all other sessions of a user, each with reason "revoked"; they are no longer usable', async () => {
       const devices = [app.client(), app.client(), app.client(), app.client()];
       for (const device of devices) await device.post('/login', { user: 'cy' });
