@@ -26,7 +26,7 @@ import {
 import { type LiveSessionStoreOptions, type ResolvedOptions, resolveOptions } from './options';
 import { pipelinePerKey, scanKeys } from './keyspace';
 import { defineScripts, type RedisClient, type ScriptCommands } from './scripts';
-import { checkUser, indexRequestOf, UserIndex, type UserSession } from './user-index';
+import { checkUser, indexRequestOf, unwrapIndexed, UserIndex, type UserSession, type WriteIndex } from './user-index';
 
 type SessionData = session.SessionData;
 
@@ -50,8 +50,6 @@ type Expiry = CookieExpiry | { kind: 'keep'; ms: 0 };
 /** The reply of lua/get.lua: a JSON text (see fields.ts), or null when there is no session. */
 type GetReply = string | null;
 type WriteResult = { status: 'ok'; loaded?: LoadedSession; owner?: string | null } | { status: 'gone' } | { status: 'conflict' };
-/** With a user index: who a save says the session belongs to, and (lazily) its description. */
-type WriteIndex = { spec: string; info: () => string };
 
 const MAX_SID_LENGTH = 512;
 
@@ -272,8 +270,8 @@ export class LiveSessionStore extends session.Store {
     const reply = (await this.call('touch', touch)) as [number, number, ...unknown[]] | null;
     if (reply === null) return null;
     const [pttl, interval, ...rest] = reply;
-    const request = index && indexRequestOf(rest);
-    if (request) void index!.handle(key, sid, request, () => '');
+    const request = indexRequestOf(rest);
+    if (index && request) index.handle(key, sid, request, () => '').catch(() => undefined); // a background refresh
     return { expiresAt: pttl >= 0 ? Date.now() + pttl : Number.POSITIVE_INFINITY, refreshInterval: interval >= 0 ? interval : null };
   }
 
@@ -343,31 +341,15 @@ export class LiveSessionStore extends session.Store {
     });
   }
 
-  /**
-   * With a user index, after a direct-API write: when `userOf` of the session as written names
-   * another owner than the session records, moves it (a write of nothing but the owner, on
-   * condition that the session is still at the version read; else read again and retry).
-   */
+  /** With a user index, after a direct-API write: moves the session if `userOf` now names another owner. */
   private async followOwner(sid: string, result: WriteResult): Promise<void> {
-    const index = this.index;
-    if (!index || result.status !== 'ok' || !result.loaded) return;
-    let loaded: LoadedSession = result.loaded;
-    let owner = result.owner ?? null;
-    for (let attempt = 0; attempt < this.options.updateAttempts; attempt++) {
-      const data = asSessionData(loaded.data);
-      const wanted = index.ownerOf(sid, data);
-      if (wanted === owner) return;
-      const info = wanted === null ? '' : index.describeSession(sid, undefined, data);
-      const moved = await this.write(sid, 'patch', this.autoExpiry(), [], [], {
-        expect: { field: VERSION_FIELD, value: String(loaded.version) },
-        index: { spec: index.specOf(wanted), info: () => info },
-      });
-      if (moved.status !== 'conflict') return;
-      const again = await this.read(sid, 'fields');
-      if (!again) return;
-      loaded = again;
-      owner = index.ownerRead(again) ?? null;
-    }
+    if (!this.index || result.status !== 'ok' || !result.loaded) return;
+    await this.index.follow(sid, result.loaded, result.owner ?? null, this.options.updateAttempts, {
+      // A write of nothing but the owner, on condition that the session is still at that version.
+      move: async (spec, version, info) =>
+        (await this.write(sid, 'patch', this.autoExpiry(), [], [], { expect: { field: VERSION_FIELD, value: String(version) }, index: { spec, info } })).status,
+      reread: () => this.read(sid, 'fields'),
+    });
   }
 
   /** read() with a user index: the reply also carries the owner, and maybe a request of the index. */
@@ -405,7 +387,7 @@ export class LiveSessionStore extends session.Store {
     }
     const refresh = this.refreshFields(data.cookie);
     const owner = this.index?.ownerOf(sid, data) ?? null;
-    const index = this.index && this.indexOfSave(sid, data, req, owner, loaded);
+    const index = this.index?.ofSave(sid, data, req as IncomingMessage | undefined, owner, loaded);
     let result: WriteResult;
     if (loaded) {
       // Only what this request changed: concurrent requests changing other keys all survive.
@@ -428,28 +410,6 @@ export class LiveSessionStore extends session.Store {
       this.index?.rememberOwner(written, owner);
       setSnapshot(req, this.snapshotSlot, written);
     }
-  }
-
-  /**
-   * What a save tells the user index: the owner, and the app's description of the session when
-   * it may join an owner's index (computed before the write, so a throwing `describe` writes nothing).
-   */
-  private indexOfSave(sid: string, data: SessionData, req: object | undefined, owner: string | null, loaded: Snapshot | undefined): WriteIndex {
-    const index = this.index!;
-    const request = req as IncomingMessage | undefined;
-    const info = owner !== null && owner !== index.ownerRead(loaded) ? index.describeSession(sid, request, data) : undefined;
-    return {
-      spec: index.specOf(owner),
-      // Another writer moved the session meanwhile: describe it now, and never fail for it.
-      info: () => {
-        if (info !== undefined) return info;
-        try {
-          return index.describeSession(sid, request, data);
-        } catch {
-          return '';
-        }
-      },
-    };
   }
 
   private async refresh(sid: string, data: SessionData): Promise<void> {
@@ -584,18 +544,7 @@ export class LiveSessionStore extends session.Store {
     );
     const failed = replies.find(([err]) => err);
     if (failed) throw redisError('clear', failed[0]);
-    if (this.index) await this.removeFromIndexes(keys, replies.map(([, reply]) => reply));
-  }
-
-  /** After clear: each destroyed session leaves its owner's index. */
-  private async removeFromIndexes(keys: string[], replies: unknown[]): Promise<void> {
-    const byOwner = new Map<string, string[]>();
-    replies.forEach((reply, i) => {
-      if (!Array.isArray(reply)) return;
-      const owner = String(reply[1]);
-      byOwner.set(owner, [...(byOwner.get(owner) ?? []), keys[i].slice(this.options.prefix.length)]);
-    });
-    await Promise.all([...byOwner].map(([owner, sids]) => this.index!.remove(owner, sids)));
+    if (this.index) await this.index.removeDestroyed(keys.map((key) => key.slice(this.options.prefix.length)), replies.map(([, reply]) => reply));
   }
 
   /** Every session key under the prefix. */
@@ -634,15 +583,6 @@ function redisError(what: string, err: unknown): LiveSessionError {
   if (err instanceof LiveSessionError) return err;
   const message = err instanceof Error ? err.message : String(err);
   return new LiveSessionError('ERR_LIVE_SESSION_REDIS', `Redis failed "${what}": ${message}`, { cause: err });
-}
-
-/** An indexed get reply: [reply, owner, ...index request]; starts a due refresh in the background. */
-function unwrapIndexed(sid: string, key: string, reply: unknown, index: UserIndex): { text: string; owner: string | null } | null {
-  if (reply === null) return null;
-  const [text, owner, ...rest] = reply as [string, string | null, ...unknown[]];
-  const request = indexRequestOf(rest);
-  if (request) void index.handle(key, sid, request, () => '');
-  return { text, owner };
 }
 
 function dataOf(loaded: LoadedSession | null): SessionData | null {

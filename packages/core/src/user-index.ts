@@ -17,6 +17,7 @@ import type session from 'express-session';
 import type { IncomingMessage } from 'node:http';
 import { LiveSessionError } from './errors';
 import { pipelinePerKey } from './keyspace';
+import type { LoadedSession } from './fields';
 import type { ResolvedOptions } from './options';
 import type { RedisClient, ScriptCommands } from './scripts';
 
@@ -58,6 +59,18 @@ export function indexRequestOf(parts: unknown[]): IndexRequest | undefined {
   const [kind, user, previous, expiry, now] = parts;
   if ((kind !== 'moved' && kind !== 'due') || typeof user !== 'string' || typeof previous !== 'string') return undefined;
   return { kind, user, previous, expiry: Number(expiry), now: Number(now) };
+}
+
+/** With a user index: who a write says the session belongs to, and (lazily) its description. */
+export type WriteIndex = { spec: string; info: () => string };
+
+/** An indexed get reply: [reply, owner, ...index request]; starts a due refresh in the background. */
+export function unwrapIndexed(sid: string, key: string, reply: unknown, index: UserIndex): { text: string; owner: string | null } | null {
+  if (reply === null) return null;
+  const [text, owner, ...rest] = reply as [string, string | null, ...unknown[]];
+  const request = indexRequestOf(rest);
+  if (request) index.handle(key, sid, request, () => '').catch(() => undefined); // a read only ever asks for a background refresh
+  return { text, owner };
 }
 
 /** How long a session with a new owner may live before its owner's index has it (ms, at least). */
@@ -115,6 +128,62 @@ export class UserIndex {
 
   ownerRead(holder: object | undefined): string | null | undefined {
     return holder === undefined ? undefined : this.owners.get(holder);
+  }
+
+  /**
+   * What a save tells the index: the owner, and the app's description of the session when it may
+   * join an owner's index (computed before the write, so a throwing `describe` writes nothing).
+   * `loaded` is what the request read (its owner remembered by rememberOwner).
+   */
+  ofSave(sid: string, data: SessionData, req: IncomingMessage | undefined, owner: string | null, loaded: object | undefined): WriteIndex {
+    const info = owner !== null && owner !== this.ownerRead(loaded) ? this.describeSession(sid, req, data) : undefined;
+    return {
+      spec: this.specOf(owner),
+      // Another writer moved the session meanwhile: describe it now, and never fail for it.
+      info: () => {
+        if (info !== undefined) return info;
+        try {
+          return this.describeSession(sid, req, data);
+        } catch {
+          return '';
+        }
+      },
+    };
+  }
+
+  /**
+   * After a direct-API write: when `userOf` of the session as written names another owner than the
+   * session records, moves it; when another writer got in first, reads it again and decides again.
+   */
+  async follow(
+    sid: string,
+    written: LoadedSession,
+    recorded: string | null,
+    attempts: number,
+    io: { move(spec: string, version: number, info: () => string): Promise<string>; reread(): Promise<LoadedSession | null> },
+  ): Promise<void> {
+    let loaded: LoadedSession | null = written;
+    let owner = recorded;
+    for (let attempt = 0; attempt < attempts && loaded; attempt++) {
+      const data = loaded.data as unknown as SessionData;
+      const wanted = this.ownerOf(sid, data);
+      if (wanted === owner) return;
+      const info = wanted === null ? '' : this.describeSession(sid, undefined, data);
+      if ((await io.move(this.specOf(wanted), loaded.version, () => info)) !== 'conflict') return;
+      loaded = await io.reread();
+      owner = loaded ? (this.ownerRead(loaded) ?? null) : null;
+    }
+  }
+
+  /** After clear: each destroyed session (a destroy reply [1, owner]) leaves its owner's index. */
+  async removeDestroyed(sids: string[], replies: unknown[]): Promise<void> {
+    const byOwner = new Map<string, string[]>();
+    replies.forEach((reply, i) => {
+      if (!Array.isArray(reply)) return;
+      const owner = String(reply[1]);
+      byOwner.set(owner, [...(byOwner.get(owner) ?? []), sids[i]]);
+    });
+    await Promise.all([...byOwner].map(([owner, list]) => this.remove(owner, list)));
   }
 
   /** The app's description of the session (the `describe` option) as JSON, '' without one. */
