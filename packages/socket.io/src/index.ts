@@ -7,5 +7,6 @@ export {
   type SessionLike,
   type SessionTarget,
   type LiveSocketData,
+  type HandlerResult,
 } from './live-session';
 export type { SessionView, SessionValue, SessionChange } from './session-view';

@@ -69,6 +69,10 @@ export interface LiveSessionEvents {
   error: [error: Error];
 }
 
+/** What `live.handler` acknowledges to the client. */
+export type HandlerResult = { ok: true; value: unknown } | { ok: false; error: { code: string; message: string } };
+type HandlerAck = (result: HandlerResult) => void;
+
 type SessionUpdater<T> = (current: T | undefined) => T | undefined | Promise<T | undefined>;
 
 export class LiveSession extends EventEmitter<LiveSessionEvents> {
@@ -154,6 +158,30 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
   async updateSession<K extends string, T extends SessionValue<K> = SessionValue<K>>(target: SessionTarget, key: K, fn: SessionUpdater<T>): Promise<SessionView> {
     const sid = this.sessionIdOf(target);
     return this.adopt(sid, await this.whileLive(sid, this.store.updateSessionState(sid, key, fn)));
+  }
+
+  /**
+   * Wraps a socket event handler so that it can never crash the server, and answers the client:
+   * `socket.on('cart:add', live.handler(async (item: string) => ...))`. When the client asked for
+   * an acknowledgement (the last argument is a function), it gets `{ ok: true, value }` or
+   * `{ ok: false, error: { code, message } }` (`code` is the LiveSessionError code, e.g.
+   * ERR_LIVE_SESSION_NOT_FOUND for a socket without a session); without one, a failure goes to
+   * the `error` event. Either way a rejection never becomes an unhandled one.
+   */
+  handler<A extends unknown[]>(fn: (...args: A) => unknown): (...args: [...A, HandlerAck?]) => void {
+    return (...args) => {
+      const last = args.at(-1);
+      const ack = typeof last === 'function' ? (last as HandlerAck) : undefined;
+      const params = (ack ? args.slice(0, -1) : args) as A;
+      new Promise((resolve) => resolve(fn(...params))).then(
+        (value) => ack?.({ ok: true, value }),
+        (err: unknown) => {
+          if (!ack) return this.report(err);
+          const code = err instanceof LiveSessionError ? err.code : 'ERR_LIVE_SESSION_HANDLER';
+          ack({ ok: false, error: { code, message: err instanceof Error ? err.message : String(err) } });
+        },
+      );
+    };
   }
 
   /** The channels this process is subscribed to (one per session with local sockets). */

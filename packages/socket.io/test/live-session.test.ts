@@ -185,3 +185,26 @@ test('disconnectOnDestroy: a logout disconnects the session\'s sockets after tel
     await strict.close();
   }
 });
+
+test('live.handler: a socket without a session gets its error as an ack, or as an error event, and the server lives on', async () => {
+  const anonymous = await RecordingSocket.open(url, undefined);
+  const errors: Error[] = [];
+  const onError = (err: Error) => errors.push(err);
+  app.live.on('error', onError);
+  try {
+    const ack = await anonymous.emit<{ ok: boolean; error?: { code: string; message: string } }>('safe-append', 'apple');
+    expect(ack).toEqual({ ok: false, error: { code: 'ERR_LIVE_SESSION_NOT_FOUND', message: expect.stringContaining('does not exist') } });
+    // Without an acknowledgement the failure goes to the error event, never to an unhandled rejection.
+    anonymous.socket.emit('safe-append', 'pear');
+    await waitFor(() => errors.length === 1, { what: 'the error event' });
+    expect((errors[0] as Error & { code?: string }).code).toBe('ERR_LIVE_SESSION_NOT_FOUND');
+    // A logged-in socket gets the value.
+    const { socket } = await loggedIn('handled');
+    const ok = await socket.emit<{ ok: boolean; value: { cart: string[] } }>('safe-append', 'plum');
+    expect(ok).toMatchObject({ ok: true, value: { user: 'handled', cart: ['plum'] } });
+    socket.close();
+  } finally {
+    app.live.off('error', onError);
+    anonymous.close();
+  }
+});
