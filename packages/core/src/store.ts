@@ -352,14 +352,18 @@ export class LiveSessionStore extends session.Store {
     });
   }
 
-  /** read() with a user index: the reply also carries the owner, and maybe a request of the index. */
+  /** read() with a user index: the reply also carries the owner, and maybe a request of the index. (Hot path: no async.) */
   private readIndexed(sid: string, key: string, format: 'document' | 'fields', index: UserIndex): Promise<LoadedSession | null> {
-    return this.call('get', () => this.scripts.liveSessionGet(key, format, '?'), async (reply) => {
+    return this.call('get', () => this.scripts.liveSessionGet(key, format, '?'), (reply) => {
       const unwrapped = unwrapIndexed(sid, key, reply, index);
       if (unwrapped === null) return null;
-      const loaded = format === 'document' ? await this.decode(sid, unwrapped.text) : decodeSessionFields(sid, unwrapped.text);
-      if (loaded) index.rememberOwner(loaded, unwrapped.owner);
-      return loaded;
+      const remember = (loaded: LoadedSession | null) => {
+        if (loaded) index.rememberOwner(loaded, unwrapped.owner);
+        return loaded;
+      };
+      if (format === 'fields') return remember(decodeSessionFields(sid, unwrapped.text));
+      const decoded = this.decode(sid, unwrapped.text);
+      return decoded instanceof Promise ? decoded.then(remember) : remember(decoded);
     });
   }
 

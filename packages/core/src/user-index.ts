@@ -67,10 +67,12 @@ export type WriteIndex = { spec: string; info: () => string };
 /** An indexed get reply: [reply, owner, ...index request]; starts a due refresh in the background. */
 export function unwrapIndexed(sid: string, key: string, reply: unknown, index: UserIndex): { text: string; owner: string | null } | null {
   if (reply === null) return null;
-  const [text, owner, ...rest] = reply as [string, string | null, ...unknown[]];
-  const request = indexRequestOf(rest);
-  if (request) index.handle(key, sid, request, () => '').catch(() => undefined); // a read only ever asks for a background refresh
-  return { text, owner };
+  const parts = reply as unknown[];
+  if (parts.length > 2) {
+    const request = indexRequestOf(parts.slice(2));
+    if (request) index.handle(key, sid, request, () => '').catch(() => undefined); // a read only ever asks for a background refresh
+  }
+  return { text: parts[0] as string, owner: (parts[1] as string | null | undefined) ?? null };
 }
 
 /** How long a session with a new owner may live before its owner's index has it (ms, at least). */
@@ -83,8 +85,11 @@ type Fail = (what: string, err: unknown) => LiveSessionError;
 export class UserIndex {
   readonly userOf: (session: SessionData) => string | null | undefined;
   private readonly describe: ResolvedOptions['describe'];
-  /** The owner a read found, for the objects a request's save compares against. */
-  private readonly owners = new WeakMap<object, string | null>();
+  /**
+   * The owner a read found, kept on what the read returned (and on a save's snapshot) under this
+   * symbol: a WeakMap costs garbage collection once per read (see the store's snapshotSlot).
+   */
+  private readonly ownerSlot = Symbol('live-session owner');
   /** Sessions whose index refresh is under way in this process (one at a time each). */
   private readonly refreshing = new Set<string>();
   private readonly grace: number;
@@ -123,11 +128,11 @@ export class UserIndex {
   }
 
   rememberOwner(holder: object, owner: string | null): void {
-    this.owners.set(holder, owner);
+    (holder as Record<symbol, string | null>)[this.ownerSlot] = owner;
   }
 
   ownerRead(holder: object | undefined): string | null | undefined {
-    return holder === undefined ? undefined : this.owners.get(holder);
+    return holder === undefined ? undefined : (holder as Record<symbol, string | null | undefined>)[this.ownerSlot];
   }
 
   /**
