@@ -474,7 +474,7 @@ export class LiveSessionStore extends session.Store {
     }
     // With a user index the reply names the owner, whose index then lets go of the session.
     const deleted = await this.call('destroy', () => this.scripts.liveSessionDestroy(key, this.options.publish, reason, '*'));
-    if (Array.isArray(deleted)) await this.index.remove(String(deleted[1]), [sid]);
+    if (Array.isArray(deleted)) await this.index.forget(String(deleted[1]), [sid]);
     return deleted !== 0;
   }
 

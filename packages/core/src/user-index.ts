@@ -188,7 +188,7 @@ export class UserIndex {
       const owner = String(reply[1]);
       byOwner.set(owner, [...(byOwner.get(owner) ?? []), sids[i]]);
     });
-    await Promise.all([...byOwner].map(([owner, list]) => this.remove(owner, list)));
+    await Promise.all([...byOwner].map(([owner, list]) => this.forget(owner, list)));
   }
 
   /** The app's description of the session (the `describe` option) as JSON, '' without one. */
@@ -220,7 +220,7 @@ export class UserIndex {
   }
 
   private async move(sessionKey: string, sid: string, request: IndexRequest, info: () => string): Promise<void> {
-    const leaving = request.previous === '' ? undefined : this.remove(request.previous, [sid]);
+    const leaving = request.previous === '' ? undefined : this.forget(request.previous, [sid]);
     const joining = request.user === '' ? undefined : this.addAndConfirm(sessionKey, sid, request, info());
     await Promise.all([leaving, joining]);
   }
@@ -231,6 +231,15 @@ export class UserIndex {
     const key = this.keyOf(request.user);
     await this.call('index', () => this.scripts.liveSessionIndex(key, 'add', request.now, sid, deadline));
     await this.call('index', () => this.scripts.liveSessionIndexConfirm(sessionKey, request.user, deadline, request.expiry, info));
+  }
+
+  /**
+   * Takes sessions that are gone (or moved) out of a user's index, best effort: a member left
+   * behind is harmless (a listing checks it against its session and prunes it, and it expires with
+   * its deadline), so a logout that worked does not fail because its index could not be told.
+   */
+  forget(user: string, sids: string[]): Promise<void> {
+    return this.remove(user, sids).catch(() => undefined);
   }
 
   /** Takes sessions out of a user's index. */
@@ -300,7 +309,7 @@ export class UserIndex {
       if (err) throw this.fail('destroySessionsOf', err);
       if (Array.isArray(reply)) destroyed.push(sids[i]);
     });
-    await this.remove(user, destroyed);
+    await this.forget(user, destroyed);
     return destroyed.length;
   }
 }

@@ -193,6 +193,19 @@ export function userIndexSuite(name: string, factory: () => Promise<IndexTarget>
       expect(await client.exists(indexKey('cy'))).toBe(0);
     });
 
+    it('a logout succeeds even when the index cannot be told; the member left behind is harmless', async () => {
+      const browser = app.client();
+      await browser.post('/login', { user: 'kim' });
+      const sid = await sidOf(browser);
+      // The index key holds something else (as another program could leave it): every index script fails.
+      await client.del(indexKey('kim'));
+      await client.set(indexKey('kim'), 'not an index', 'PX', 60_000);
+      expect((await browser.post('/logout')).body).toEqual({ ok: true });
+      expect(await client.exists(sessionKey(sid))).toBe(0);
+      await expect(store.sessionsOf('kim')).rejects.toMatchObject({ code: 'ERR_LIVE_SESSION_REDIS' });
+      await client.del(indexKey('kim'));
+    });
+
     it('never destroys a session that belongs to someone else, even if an index lists it', async () => {
       const browser = app.client();
       await browser.post('/login', { user: 'eve' });
