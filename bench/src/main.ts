@@ -16,9 +16,10 @@ import { lostUpdates } from './lost-updates';
 import { memory } from './memory';
 import { median } from './stats';
 import { storeCycle } from './store-cycle';
+import { userIndex } from './user-index';
 import type { Benchmark, Case, Context } from './types';
 
-const ALL: Benchmark[] = [storeCycle, ceiling, http, memory, lostUpdates, fanout, fanoutServers, fanoutCluster];
+const ALL: Benchmark[] = [storeCycle, userIndex, ceiling, http, memory, lostUpdates, fanout, fanoutServers, fanoutCluster];
 
 interface Args {
   quick: boolean;

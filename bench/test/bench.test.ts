@@ -10,6 +10,8 @@ import { join } from 'node:path';
 const EXPECTED_CASES = [
   'store-cycle/read-mostly',
   'store-cycle/write',
+  'user-index/read-mostly',
+  'user-index/write',
   'ceiling/read',
   'ceiling/write',
   'ceiling/write-nothing',

@@ -57,6 +57,7 @@
   }
 
   const socket = io({ transports: ['websocket', 'polling'] });
+  window.cartSocket = socket; // public/devices.js follows the same connection
 
   socket.on('connect', () => setLive('connecting', 'joining session…'));
   socket.on('disconnect', () => {
@@ -82,14 +83,20 @@
     render(state);
   });
 
-  socket.on('live_session:destroy', () => {
+  const ENDED = {
+    revoked: 'This device was logged out from another device.',
+    expired: 'This session expired.',
+  };
+
+  socket.on('live_session:destroy', ({ reason } = {}) => {
     demo.destroys++;
+    demo.lastReason = reason;
     demo.following = false;
     demo.last = null;
     render({ user: null, cart: [] });
     setLive('ended', 'session ended');
-    showNotice('This session was ended (logged out, or logged in again) in another tab or on another server.');
-    log('destroy: the session is gone');
+    showNotice(ENDED[reason] || 'This session was ended (logged out, or logged in again) in another tab or on another server.');
+    log('destroy (' + escapeHtml(reason || 'logout') + '): the session is gone');
     // The browser's cookie may already name a new session (a login in another tab): follow it.
     setTimeout(rejoin, 500);
   });

@@ -11,6 +11,7 @@ const { LiveSessionStore } = require('@live-session/core');
 const { createLiveSession } = require('@live-session/socket.io');
 const { productOf, addItem, removeItem } = require('./catalog');
 const { page } = require('./views');
+const { createDevices, storeOptions: deviceIndex } = require('./devices');
 
 const COOKIE = 'cart.sid';
 
@@ -24,7 +25,8 @@ const COOKIE = 'cart.sid';
 function createApp({ redisUrl, name, secret, peerPorts = [] }) {
   const client = new Redis(redisUrl, { maxRetriesPerRequest: 2 });
   client.on('error', (err) => console.error(`redis: ${err.message}`));
-  const store = new LiveSessionStore({ client });
+  // userOf/describe: the store keeps an index of each user's sessions ("Your devices", devices.js).
+  const store = new LiveSessionStore({ client, ...deviceIndex });
   const sessionMiddleware = session({
     name: COOKIE,
     store,
@@ -74,12 +76,16 @@ function createApp({ redisUrl, name, secret, peerPorts = [] }) {
       if (err) return next(err);
       req.session.user = user;
       req.session.cart = Array.isArray(cart) ? cart : [];
+      // Saved (and so in the user's index) before the response ends: then the other devices look.
+      res.once('finish', () => devices.changed(user));
       res.redirect(303, '/');
     });
   });
   app.post('/logout', (req, res, next) => {
+    const user = req.session.user;
     req.session.destroy((err) => {
       if (err) return next(err);
+      devices.changed(user);
       res.clearCookie(COOKIE, { path: '/', httpOnly: true, sameSite: 'lax' });
       res.redirect(303, '/');
     });
@@ -96,6 +102,9 @@ function createApp({ redisUrl, name, secret, peerPorts = [] }) {
   });
   live.on('error', (err) => console.error(`live-session: ${err.message}`));
   io.use(live.middleware);
+
+  const devices = createDevices({ store, client, io, live, secret });
+  app.use(devices.router);
 
   io.on('connection', (socket) => {
     socket.emit('cart:hello', { server: serverInfo(), following: live.sessionOf(socket) !== null });
@@ -122,6 +131,7 @@ function createApp({ redisUrl, name, secret, peerPorts = [] }) {
     server.closeAllConnections(); // idle keep-alive connections of browsers
     await closed;
     await live.close();
+    await devices.close();
     await client.quit().catch(() => client.disconnect());
   }
 

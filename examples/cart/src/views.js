@@ -52,6 +52,7 @@ function page({ server, user, cart, peers, error }) {
     </section>
     <div class="side">
       <section class="panel account" id="account">${renderAccount(user)}</section>
+      <section class="panel devices" id="devices" data-testid="devices" hidden></section>
       <section class="panel cart" id="cart">${renderCart(cart, PRODUCTS)}</section>
       <section class="panel log">
         <h2>Live events</h2>
@@ -67,6 +68,7 @@ function page({ server, user, cart, peers, error }) {
   <script src="/socket.io/socket.io.js"></script>
   <script src="/static/render.js"></script>
   <script src="/static/cart.js"></script>
+  <script src="/static/devices.js"></script>
 </body>
 </html>
 `;

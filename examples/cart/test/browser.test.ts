@@ -32,7 +32,14 @@ beforeAll(async () => {
   if (!existsSync(CHROMIUM)) throw new Error(`no browser at ${CHROMIUM}: apt-get install chromium (or set CHROMIUM_PATH)`);
   redis = await startRedis();
   client = new Redis(redis.url);
-  store = new LiveSessionStore({ client });
+  // The same `userOf` as the demo's servers (src/devices.js): every store of a prefix must agree.
+  store = new LiveSessionStore({
+    client,
+    userOf: (s) => {
+      const user: unknown = (s as unknown as { user?: unknown }).user;
+      return typeof user === 'string' ? user : null;
+    },
+  });
   const [portA, portB] = [await freePort(), await freePort()];
   const env = (name: string, port: number, peer: number) => ({
     REDIS_URL: redis.url,
@@ -200,6 +207,77 @@ test('two tabs on two servers share one live session: form and live writes, remo
   } finally {
     await control.context().close();
     await store.destroy(sid);
+  }
+}, 90_000);
+
+const FIREFOX_ANDROID = 'Mozilla/5.0 (Android 14; Mobile; rv:128.0) Gecko/128.0 Firefox/128.0';
+const SAFARI_MAC = 'Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15';
+
+/** Opens the demo on `url` in a new page of `ctx` and logs in as `user` there. */
+async function loggedIn(ctx: BrowserContext, url: string, user: string): Promise<Page> {
+  const page = await ctx.newPage();
+  await page.goto(url);
+  await following(page);
+  await page.fill('[data-testid="login-name"]', user);
+  await submitAndReload(page, '[data-testid="login"]');
+  await waitText(page, 'user', user);
+  return page;
+}
+
+const deviceLabels = (page: Page) => page.locator('[data-testid="device-label"]').allTextContents();
+const panelHidden = (page: Page) => page.waitForFunction(() => (document.getElementById('devices') as HTMLElement).hidden, undefined, WAIT);
+
+test('"Your devices": browsers of one user see each other live; logging one out sends it to the login form', async () => {
+  const viewport = { width: 640, height: 900 };
+  const desktop = await browser.newContext({ viewport });
+  const phone = await browser.newContext({ viewport, userAgent: FIREFOX_ANDROID });
+  const laptop = await browser.newContext({ viewport, userAgent: SAFARI_MAC });
+  try {
+    const a = await loggedIn(desktop, urlA, 'dora');
+    await waitText(a, 'device-count', '1');
+    expect(await text(a, 'this-device')).toBe('this device');
+    expect(await deviceLabels(a)).toEqual(['Chrome on Linux']);
+    const markA = await loadMark(a);
+
+    // The phone logs in on the other server: both list both, A without reloading.
+    const b = await loggedIn(phone, urlB, 'dora');
+    await waitText(b, 'device-count', '2');
+    await waitText(a, 'device-count', '2');
+    expect(await deviceLabels(a)).toEqual(['Chrome on Linux', 'Firefox on Android']);
+    expect(await a.locator('[data-testid="device"][data-current="true"] [data-testid="device-label"]').textContent()).toBe('Chrome on Linux');
+    expect(await b.locator('[data-testid="device"][data-current="true"] [data-testid="device-label"]').textContent()).toBe('Firefox on Android');
+    expect(await a.locator('[data-testid="device"] small').first().textContent()).toMatch(/^signed in \d\d:\d\d:\d\d · last active \d\d:\d\d:\d\d$/);
+
+    const c = await loggedIn(laptop, urlA, 'dora');
+    await waitText(a, 'device-count', '3');
+    await waitText(b, 'device-count', '3');
+    expect(await loadMark(a)).toBe(markA);
+
+    // A logs the phone out: the phone is back at the login form at once, told why.
+    const before = await demo(b);
+    await a.locator('[data-testid="device"]', { hasText: 'Firefox on Android' }).locator('[data-testid="device-logout"]').click();
+    await waitText(b, 'user-none', 'Not signed in.');
+    await panelHidden(b);
+    const after = (await b.evaluate(() => ({ ...(window as unknown as { cartDemo: Demo & { lastReason?: string } }).cartDemo }))) as Demo & { lastReason?: string };
+    expect(after.destroys).toBe(before.destroys + 1);
+    expect(after.lastReason).toBe('revoked');
+    await waitText(a, 'device-count', '2');
+    await waitText(c, 'device-count', '2');
+
+    // The laptop logs out all other devices: A is back at the login form, the laptop alone remains.
+    await c.click('[data-testid="logout-others"]');
+    await waitText(a, 'user-none', 'Not signed in.');
+    await panelHidden(a);
+    await waitText(c, 'device-count', '1');
+    expect(await deviceLabels(c)).toEqual(['Safari on macOS']);
+    expect((await store.sessionsOf('dora')).map((s) => s.info)).toEqual([{ device: 'Safari on macOS' }]);
+    expect(await loadMark(a)).toBe(markA); // all of it arrived live
+
+    // A revoked cookie is not usable: loading the page again shows the login form.
+    await b.reload();
+    await waitText(b, 'user-none', 'Not signed in.');
+  } finally {
+    await Promise.all([desktop.close(), phone.close(), laptop.close()]);
   }
 }, 90_000);
 

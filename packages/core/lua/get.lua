@@ -1,5 +1,7 @@
 -- Reads a session and refreshes its lifetime in the same round trip.
--- KEYS[1]: the session key. ARGV[1]: 'fields', or nothing for the document.
+-- KEYS[1]: the session key. ARGV[1]: 'fields', or anything else for the document.
+-- ARGV[2], only with a user index (src/user-index.ts): the spec of index_session
+-- (lua/user-index-session.lua); the reply is then { the reply below, the owner or nil, index_session's reply... }.
 -- The '$t' field holds how far a read pushes the expiry forward (ms): the cookie's maxAge, or the
 -- store's lifetime for a cookie without expiry; absent when the cookie fixes the expiry.
 -- Returns nil when there is no session; else session_document's JSON text or,
@@ -13,5 +15,11 @@ for i = 1, #fields, 2 do
     break
   end
 end
-if ARGV[1] == 'fields' then return cjson.encode({ redis.call('PTTL', KEYS[1]), fields }) end
-return session_document(KEYS[1], fields)
+local index, owner
+if ARGV[2] then index, owner = index_session(KEYS[1], ARGV[2]) end
+if index and index.err then return index end
+local reply
+if ARGV[1] == 'fields' then reply = cjson.encode({ redis.call('PTTL', KEYS[1]), fields }) else reply = session_document(KEYS[1], fields) end
+if not ARGV[2] then return reply end
+if index then return { reply, owner, unpack(index) } end
+return { reply, owner }

@@ -8,7 +8,10 @@
 --   max bytes: 0 for no limit; max message bytes: past it, a reload message replaces the change;
 --   want session: 1 to return the session; expect: 1 when ARGV[2] and ARGV[3] are a field and the
 --   value it must hold ('' when it must be absent), else 0.
--- Then the field/value pairs to set, then the field names to delete.
+-- Then the field/value pairs to set, then the field names to delete, then, only with a user index
+-- (src/user-index.ts), the spec of index_session (lua/user-index-session.lua); 'ok' then carries the
+-- owner and index_session's request, if any: { 'ok', version, session or nil, owner or nil
+-- [, kind, user, previous user, expiry, now] }.
 -- Field names: an application key starting with '$' is stored as '$' .. key, one that is not
 -- well-formed UTF-16 as '$' .. its JSON text (see src/fields.ts); every other field starting with
 -- '$' is metadata ('$v' version, '$c' creation time in ms, '$t' refresh interval).
@@ -150,6 +153,11 @@ else
   if refresh then redis.call('PEXPIRE', key, refresh) end
 end
 
+local index_spec = ARGV[first_del + n_del]
+local index, owner
+if index_spec then index, owner = index_session(key, index_spec) end
+if index and index.err then return index end
+
 -- Published last: subscribers receive it after the script ends, so a reader that gets the message
 -- and then reads the session sees this write or a later one.
 if changed and reload then
@@ -159,5 +167,7 @@ elseif changed then
     ',"set":{' .. table.concat(set_parts, ',') .. '},"unset":[' .. table.concat(unset_parts, ',') .. ']}')
 end
 
-if want_session then return { 'ok', version, session_document(key, redis.call('HGETALL', key)) } end
+local document = want_session and session_document(key, redis.call('HGETALL', key))
+if index_spec then return { 'ok', version, document, owner, unpack(index or {}) } end
+if want_session then return { 'ok', version, document } end
 return { 'ok', version }

@@ -1,4 +1,5 @@
 export { LiveSessionStore, type SessionState } from './store';
+export type { UserSession } from './user-index';
 export type { LiveSessionStoreOptions } from './options';
 export { LiveSessionError, type LiveSessionErrorCode } from './errors';
 export { parseMessage, MESSAGE_FORMAT, type SessionMessage, type ChangeMessage, type ReloadMessage, type DestroyMessage, type DestroyReason } from './message';

@@ -1,4 +1,6 @@
 import { closest, distance } from 'fastest-levenshtein';
+import type session from 'express-session';
+import type { IncomingMessage } from 'node:http';
 import type { RedisClient } from './scripts';
 
 /** Options of `new LiveSessionStore(options)`. */
@@ -61,6 +63,24 @@ export interface LiveSessionStoreOptions extends ConnectRedisOptions {
    * @default 100
    */
   updateAttempts?: number;
+  /**
+   * Who a session belongs to (for example `(s) => s.user?.id`): turns on the index of each user's
+   * sessions (`sessionsOf`, `destroySessionsOf`), read by every save. Without it the index costs
+   * nothing. A non-empty string of at most 512 characters, or null/undefined for no one.
+   */
+  userOf?: (session: session.SessionData) => string | null | undefined;
+  /**
+   * What to record for the person when a session joins a user's index (typically at login), for
+   * example a device label from `req.headers['user-agent']`; JSON, listed by `sessionsOf` as `info`.
+   * `req` is undefined for a save outside a request.
+   */
+  describe?: (req: IncomingMessage | undefined, session: session.SessionData) => unknown;
+  /**
+   * Prefix of the user index keys (`<indexPrefix><user>`). Must not start with `prefix` (nor
+   * `prefix` with it): a SCAN of the sessions never meets an index.
+   * @default "live_session_user:"
+   */
+  indexPrefix?: string;
 }
 
 /** connect-redis's options that map onto this store (the others are rejected: see CONNECT_REDIS). */
@@ -74,7 +94,8 @@ export interface ConnectRedisOptions {
 }
 
 /** Every option with its value: what `store.options` holds (connect-redis's are resolved away). */
-export type ResolvedOptions = Required<Omit<LiveSessionStoreOptions, keyof ConnectRedisOptions>>;
+export type ResolvedOptions = Required<Omit<LiveSessionStoreOptions, keyof ConnectRedisOptions | 'userOf' | 'describe'>> &
+  Pick<LiveSessionStoreOptions, 'userOf' | 'describe'>;
 
 /** How one option is checked, and its value when not given. */
 interface OptionSpec<T> {
@@ -105,6 +126,9 @@ const OPTIONS: { [K in keyof ResolvedOptions]-?: OptionSpec<ResolvedOptions[K]> 
   scanCount: { default: () => 100, check: wholeNumber(1) },
   touchGrace: { default: () => 1000, check: wholeNumber(0) },
   updateAttempts: { default: () => 100, check: wholeNumber(1) },
+  userOf: { default: () => undefined, check: optionalFunction },
+  describe: { default: () => undefined, check: optionalFunction },
+  indexPrefix: { default: () => 'live_session_user:', check: nonEmptyString },
 };
 
 /**
@@ -166,6 +190,7 @@ export function resolveOptions(options: LiveSessionStoreOptions): ResolvedOption
     else if (spec.default) resolved[name] = spec.default(given);
     else resolved[name] = spec.check(value, name); // required: check() says what is missing
   }
+  checkPrefixes(resolved as ResolvedOptions);
   return resolved as ResolvedOptions;
 }
 
@@ -204,4 +229,21 @@ function wholeNumber(min: number) {
 
 function describe(value: unknown): string {
   return typeof value === 'string' ? JSON.stringify(value) : typeof value === 'function' ? 'a function' : String(value);
+}
+
+function optionalFunction<F>(value: unknown, name: string): F | undefined {
+  if (value === undefined || typeof value === 'function') return value as F | undefined;
+  throw new TypeError(`LiveSessionStore option "${name}" must be a function, got ${describe(value)}`);
+}
+
+function nonEmptyString(value: unknown, name: string): string {
+  if (typeof value !== 'string' || value.length === 0) throw new TypeError(`LiveSessionStore option "${name}" must be a non-empty string, got ${describe(value)}`);
+  return value;
+}
+
+/** The user index must never be met by a SCAN of the sessions, nor the other way round. */
+function checkPrefixes({ userOf, indexPrefix, prefix }: ResolvedOptions): void {
+  if (userOf && (indexPrefix.startsWith(prefix) || prefix.startsWith(indexPrefix))) {
+    throw new TypeError(`LiveSessionStore option "indexPrefix" ("${indexPrefix}") and "prefix" ("${prefix}") must not start with one another: a SCAN of the sessions would meet the user indexes`);
+  }
 }

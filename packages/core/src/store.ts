@@ -22,6 +22,7 @@ import {
   LONE_SURROGATE,
   REFRESH_FIELD,
   sameStoredValue,
+  VERSION_FIELD,
   type SessionRecord,
 } from './fields';
 import { checkArguments } from './limits';
@@ -29,6 +30,7 @@ import { type LiveSessionStoreOptions, type ResolvedOptions, resolveOptions } fr
 import { pipelinePerKey, scanKeys } from './keyspace';
 import { isWrongType, type LegacyHost, migrate, retryAfterMigrating, withMigration } from './legacy';
 import { defineScripts, type RedisClient, type ScriptCommands } from './scripts';
+import { checkUser, indexRequestOf, unwrapIndexed, UserIndex, type UserSession, type WriteIndex } from './user-index';
 
 type SessionData = session.SessionData;
 
@@ -51,7 +53,7 @@ type CookieExpiry = { kind: 'at' | 'in'; ms: number };
 type Expiry = CookieExpiry | { kind: 'keep'; ms: 0 };
 /** The reply of lua/get.lua: a JSON text (see fields.ts), or null when there is no session. */
 type GetReply = string | null;
-type WriteResult = { status: 'ok'; loaded?: LoadedSession } | { status: 'gone' } | { status: 'conflict' };
+type WriteResult = { status: 'ok'; loaded?: LoadedSession; owner?: string | null } | { status: 'gone' } | { status: 'conflict' };
 
 const MAX_SID_LENGTH = 512;
 /** The calls that write: a timeout does not mean they were not applied. */
@@ -72,6 +74,8 @@ export class LiveSessionStore extends session.Store {
   private readonly snapshotSlot = Symbol('live-session snapshot');
   /** The session get() is handing to its callback, from which express-session calls createSession. */
   private handingOver: LoadedSession | undefined;
+  /** The index of each user's sessions: only with the `userOf` option (see user-index.ts). */
+  private readonly index: UserIndex | undefined;
 
   constructor(options: LiveSessionStoreOptions) {
     super();
@@ -90,6 +94,8 @@ export class LiveSessionStore extends session.Store {
     });
     const { lifetime, publish, updateAttempts } = this.options;
     this.legacy = { scripts: this.scripts, lifetime, publish, attempts: updateAttempts, call: (what, operation) => this.call(what, operation) };
+    const { userOf } = this.options;
+    this.index = userOf && new UserIndex(this.client, this.scripts, this.options, (what, operation) => this.call(what, operation), redisError, userOf);
   }
 
   /** The Redis key of a session, which is also the name of its change channel. */
@@ -193,18 +199,21 @@ export class LiveSessionStore extends session.Store {
   async getSessionStates(sids: readonly string[]): Promise<Map<string, SessionState | null>> {
     const keys = sids.map((sid) => this.keyOf(sid));
     let results: [unknown, unknown][];
+    // With a user index, these reads keep its deadline too (user-index.ts).
+    const get = (commands: ScriptCommands, key: string) => (this.index ? commands.liveSessionGet(key, 'document', '?') : commands.liveSessionGet(key));
     if (this.client.isCluster) {
       const settle = (reply: Promise<unknown>) => reply.then((value): [unknown, unknown] => [null, value], (err: unknown): [unknown, unknown] => [err, null]);
-      results = await this.call('get', () => Promise.all(keys.map((key) => settle(this.scripts.liveSessionGet(key)))));
+      results = await this.call('get', () => Promise.all(keys.map((key) => settle(get(this.scripts, key)))));
     } else {
       const pipeline = this.client.pipeline();
-      for (const key of keys) (pipeline as unknown as ScriptCommands).liveSessionGet(key);
+      for (const key of keys) void get(pipeline as unknown as ScriptCommands, key);
       results = (await this.call('get', () => pipeline.exec())) ?? [];
     }
+    const index = this.index;
     const loaded = await Promise.all(
       sids.map((sid, i) => {
         const [err, reply] = results[i];
-        if (!err) return this.decode(sid, reply as GetReply);
+        if (!err) return this.decode(sid, index ? (unwrapIndexed(sid, keys[i], reply, index)?.text ?? null) : (reply as GetReply));
         // A connect-redis session: migrated, then read alone.
         if (isWrongType(err)) return this.readMigrating(sid, err);
         throw redisError('get', err);
@@ -227,6 +236,7 @@ export class LiveSessionStore extends session.Store {
     const field = fieldOf(checkKey(key));
     const stored = encodeValue(sid, key, value);
     const result = await this.write(sid, 'patch', this.autoExpiry(), stored === undefined ? [] : [[field, stored]], stored === undefined ? [field] : [], { wantSession: true });
+    await this.followOwner(sid, result);
     return this.stateOf(sid, result);
   }
 
@@ -234,6 +244,7 @@ export class LiveSessionStore extends session.Store {
   async deleteSessionKey(sid: string, key: string): Promise<SessionData> {
     const field = fieldOf(checkKey(key));
     const result = await this.write(sid, 'patch', this.autoExpiry(), [], [field], { wantSession: true });
+    await this.followOwner(sid, result);
     return this.stateOf(sid, result).session;
   }
 
@@ -261,7 +272,9 @@ export class LiveSessionStore extends session.Store {
         wantSession: true,
         expect: { field, value: current ?? '' },
       });
-      if (result.status !== 'conflict') return this.stateOf(sid, result);
+      if (result.status === 'conflict') continue;
+      await this.followOwner(sid, result);
+      return this.stateOf(sid, result);
     }
     throw new LiveSessionError(
       'ERR_LIVE_SESSION_CONFLICT',
@@ -277,9 +290,13 @@ export class LiveSessionStore extends session.Store {
    */
   async touchSession(sid: string): Promise<{ expiresAt: number; refreshInterval: number | null } | null> {
     const key = this.keyOf(sid);
-    const reply = (await this.call('touch', () => this.scripts.liveSessionTouch(key))) as [number, number] | null;
+    const index = this.index;
+    const touch = () => (index ? this.scripts.liveSessionTouch(key, '?') : this.scripts.liveSessionTouch(key));
+    const reply = (await this.call('touch', touch)) as [number, number, ...unknown[]] | null;
     if (reply === null) return null;
-    const [pttl, interval] = reply;
+    const [pttl, interval, ...rest] = reply;
+    const request = indexRequestOf(rest);
+    if (index && request) index.handle(key, sid, request, () => '').catch(() => undefined); // a background refresh
     return { expiresAt: pttl >= 0 ? Date.now() + pttl : Number.POSITIVE_INFINITY, refreshInterval: interval >= 0 ? interval : null };
   }
 
@@ -301,6 +318,36 @@ export class LiveSessionStore extends session.Store {
     );
   }
 
+  // ---- The sessions of a user (the `userOf` option; see user-index.ts)
+
+  /**
+   * The live sessions of a user, oldest first, each checked against the session itself (index
+   * members whose session is gone or now belongs to someone else are pruned). Reading them does
+   * not refresh their lifetime.
+   */
+  async sessionsOf(user: string): Promise<UserSession[]> {
+    return this.userIndex('sessionsOf').sessionsOf(checkUser(user, 'a user'), (sid) => this.keyOf(sid));
+  }
+
+  /**
+   * Destroys every session of a user (but `except`, typically the caller's own; or only those of
+   * `only` that belong to the user: "log out that device"), each with the reason "revoked" in its
+   * destroy message; returns how many were destroyed.
+   */
+  async destroySessionsOf(user: string, { except, only }: { except?: string; only?: readonly string[] } = {}): Promise<number> {
+    if (except !== undefined) checkSid(except);
+    if (only !== undefined) {
+      if (!Array.isArray(only)) throw new LiveSessionError('ERR_LIVE_SESSION_INVALID_ARGUMENT', `option "only" of destroySessionsOf must be an array of session ids, got ${describe(only)}`);
+      only.forEach(checkSid);
+    }
+    return this.userIndex('destroySessionsOf').destroySessionsOf(checkUser(user, 'a user'), { except, only }, (sid) => this.keyOf(sid));
+  }
+
+  private userIndex(method: string): UserIndex {
+    if (!this.index) throw new LiveSessionError('ERR_LIVE_SESSION_INVALID_ARGUMENT', `${method} needs the store option "userOf", which says who a session belongs to`);
+    return this.index;
+  }
+
   // ---- Internals
 
   /** One round trip: HGETALL, refresh of the lifetime, PTTL. (No async/await: this is the hot path.) */
@@ -311,6 +358,7 @@ export class LiveSessionStore extends session.Store {
     } catch (err) {
       return Promise.reject(err);
     }
+    if (this.index) return this.readIndexed(sid, key, format, this.index);
     const fetch = format === 'document' ? () => this.scripts.liveSessionGet(key) : () => this.scripts.liveSessionGet(key, format);
     return this.call('get', fetch as () => Promise<GetReply>, (reply) => {
       if (format === 'document') return this.decode(sid, reply);
@@ -326,6 +374,32 @@ export class LiveSessionStore extends session.Store {
   /** After `read` failed with `err`: when it is a connect-redis session, migrates it and reads again. */
   private readMigrating(sid: string, err: unknown, format: 'document' | 'fields' = 'document'): Promise<LoadedSession | null> {
     return retryAfterMigrating(this.legacy, sid, this.options.prefix + sid, err, () => this.read(sid, format));
+  }
+
+  /** With a user index, after a direct-API write: moves the session if `userOf` now names another owner. */
+  private async followOwner(sid: string, result: WriteResult): Promise<void> {
+    if (!this.index || result.status !== 'ok' || !result.loaded) return;
+    await this.index.follow(sid, result.loaded, result.owner ?? null, this.options.updateAttempts, {
+      // A write of nothing but the owner, on condition that the session is still at that version.
+      move: async (spec, version, info) =>
+        (await this.write(sid, 'patch', this.autoExpiry(), [], [], { expect: { field: VERSION_FIELD, value: String(version) }, index: { spec, info } })).status,
+      reread: () => this.read(sid, 'fields'),
+    });
+  }
+
+  /** read() with a user index: the reply also carries the owner, and maybe a request of the index. (Hot path: no async.) */
+  private readIndexed(sid: string, key: string, format: 'document' | 'fields', index: UserIndex): Promise<LoadedSession | null> {
+    return this.call('get', () => this.scripts.liveSessionGet(key, format, '?'), (reply) => {
+      const unwrapped = unwrapIndexed(sid, key, reply, index);
+      if (unwrapped === null) return null;
+      const remember = (loaded: LoadedSession | null) => {
+        if (loaded) index.rememberOwner(loaded, unwrapped.owner);
+        return loaded;
+      };
+      if (format === 'fields') return remember(decodeSessionFields(sid, unwrapped.text));
+      const decoded = this.decode(sid, unwrapped.text);
+      return decoded instanceof Promise ? decoded.then(remember) : remember(decoded);
+    });
   }
 
   /**
@@ -352,6 +426,8 @@ export class LiveSessionStore extends session.Store {
       return;
     }
     const refresh = this.refreshFields(data.cookie);
+    const owner = this.index?.ownerOf(sid, data) ?? null;
+    const index = this.index?.ofSave(sid, data, req as IncomingMessage | undefined, owner, loaded);
     let result: WriteResult;
     if (loaded) {
       // Only what this request changed: concurrent requests changing other keys all survive.
@@ -360,17 +436,19 @@ export class LiveSessionStore extends session.Store {
       const del: string[] = [];
       for (const [field, value] of fields) if (!sameStoredValue(stored.get(field), value)) set.push([field, value]);
       for (const field of stored.keys()) if (!fields.has(field) && !(keepCookie && field === COOKIE_FIELD)) del.push(field);
-      result = await this.write(sid, 'patch', expiry, [...set, ...refresh.set], [...del, ...refresh.del], {});
+      result = await this.write(sid, 'patch', expiry, [...set, ...refresh.set], [...del, ...refresh.del], { index });
       // 'gone': destroyed meanwhile (a logout elsewhere); a late save must not bring it back.
       if (keepCookie) fields.set(COOKIE_FIELD, stored.get(COOKIE_FIELD)!);
     } else {
-      result = await this.write(sid, 'replace', expiry, [...fields, ...refresh.set], refresh.del, {});
+      result = await this.write(sid, 'replace', expiry, [...fields, ...refresh.set], refresh.del, { index });
     }
     if (req && result.status === 'ok') {
       const expiresAt = expiryTime(expiry);
       const stored = fields.get(COOKIE_FIELD);
       const cookie = keepCookie ? loaded!.cookie : stored === undefined ? undefined : decodeCookie(stored, expiresAt);
-      setSnapshot(req, this.snapshotSlot, { sid, storedFields: () => fields, cookie, expiresAt });
+      const written: Snapshot = { sid, storedFields: () => fields, cookie, expiresAt };
+      this.index?.rememberOwner(written, owner);
+      setSnapshot(req, this.snapshotSlot, written);
     }
   }
 
@@ -429,9 +507,13 @@ export class LiveSessionStore extends session.Store {
   private async remove(sid: string, reason: DestroyReason): Promise<boolean> {
     const key = this.keyOf(sid);
     // A connect-redis session is migrated first (so its subscribers hear the destroy); one that is
-    // not a session is just deleted.
-    const destroy = () => this.call('destroy', () => this.scripts.liveSessionDestroy(key, this.options.publish, reason));
-    return (await withMigration(this.legacy, sid, key, destroy, true)) === 1;
+    // not a session is just deleted. With a user index the reply names the owner, whose index then
+    // lets go of the session.
+    const owners = this.index ? ['*'] : [];
+    const destroy = () => this.call('destroy', () => this.scripts.liveSessionDestroy(key, this.options.publish, reason, ...owners));
+    const deleted = await withMigration(this.legacy, sid, key, destroy, true);
+    if (this.index && Array.isArray(deleted)) await this.index.forget(String(deleted[1]), [sid]);
+    return Array.isArray(deleted) || deleted === 1;
   }
 
   private async write(
@@ -440,7 +522,7 @@ export class LiveSessionStore extends session.Store {
     expiry: Expiry,
     set: [string, string][],
     del: string[],
-    { wantSession = false, expect }: { wantSession?: boolean; expect?: { field: string; value: string } },
+    { wantSession = false, expect, index }: { wantSession?: boolean; expect?: { field: string; value: string }; index?: WriteIndex },
   ): Promise<WriteResult> {
     const key = this.keyOf(sid);
     // One header argument (see lua/write.lua): ioredis's cost grows with the number of arguments.
@@ -450,13 +532,22 @@ export class LiveSessionStore extends session.Store {
     // Loops, not spreads: a session may have more keys than a call can take arguments.
     for (const [field, stored] of set) args.push(field, stored);
     for (const field of del) args.push(field);
+    if (this.index) args.push(index?.spec ?? '?');
     checkArguments(sid, args);
     // A connect-redis session is migrated, then written; a replace does not need its old value.
     const send = () => this.call('write', () => this.scripts.liveSessionWrite(key, args));
-    const reply = (await withMigration(this.legacy, sid, key, send, mode === 'replace')) as [string, number, string?];
+    const reply = (await withMigration(this.legacy, sid, key, send, mode === 'replace')) as [string, number, string?, ...unknown[]];
     switch (reply[0]) {
       case 'ok':
-        return { status: 'ok', loaded: wantSession ? ((await this.decode(sid, reply[2]!)) ?? undefined) : undefined };
+        if (this.index) {
+          const request = indexRequestOf(reply.slice(4));
+          if (request) await this.index.handle(key, sid, request, index?.info ?? (() => ''));
+        }
+        return {
+          status: 'ok',
+          loaded: wantSession ? ((await this.decode(sid, reply[2]!)) ?? undefined) : undefined,
+          owner: this.index ? ((reply[3] as string | null | undefined) ?? null) : undefined,
+        };
       case 'gone':
         return { status: 'gone' };
       case 'conflict':
@@ -503,13 +594,15 @@ export class LiveSessionStore extends session.Store {
 
   private async removeAll(): Promise<void> {
     const keys = await this.keys();
+    const owners = this.index ? ['*'] : [];
     const replies = await this.call('clear', () =>
-      pipelinePerKey(this.client, keys, (pipeline, key) => (pipeline as unknown as ScriptCommands).liveSessionDestroy(key, this.options.publish, 'revoked')),
+      pipelinePerKey(this.client, keys, (pipeline, key) => (pipeline as unknown as ScriptCommands).liveSessionDestroy(key, this.options.publish, 'revoked', ...owners)),
     );
     // connect-redis sessions fail the destroy script (WRONGTYPE): each is destroyed on its own.
     const legacy = keys.filter((_, i) => isWrongType(replies[i][0]));
     const failed = replies.find(([err]) => err && !isWrongType(err));
     if (failed) throw redisError('clear', failed[0]);
+    if (this.index) await this.index.removeDestroyed(keys.map((key) => key.slice(this.options.prefix.length)), replies.map(([, reply]) => reply));
     await Promise.all(legacy.map((key) => this.remove(key.slice(this.options.prefix.length), 'revoked')));
   }
 
