@@ -1,17 +1,16 @@
 /**
- * The cart demo in a real browser (Debian's chromium, driven by playwright-core): two app servers
+ * The cart demo in a real browser (a Chromium from findBrowser, driven by playwright-core): two app servers
  * as separate processes sharing one private Redis, and ONE browser context (one cookie jar) with a
  * page on server A and a page on server B, used the way a person would.
  */
-import { existsSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import Redis from 'ioredis';
 import { LiveSessionStore } from '@live-session/core';
-import { freePort, startChild, startRedis, type ChildServer, type TestRedis } from '@live-session/test-support';
+import { findBrowser, freePort, startChild, startRedis, type ChildServer, type TestRedis } from '@live-session/test-support';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SERVER = join(__dirname, '..', 'src', 'server.js');
 // The README's screenshot is rewritten only on request (UPDATE_SCREENSHOT=1): every run changes its
 // ports and times, and a test run must leave the work tree as it found it.
@@ -29,7 +28,6 @@ let browser: Browser;
 let context: BrowserContext;
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`no browser at ${CHROMIUM}: apt-get install chromium (or set CHROMIUM_PATH)`);
   redis = await startRedis();
   client = new Redis(redis.url);
   store = new LiveSessionStore({ client });
@@ -46,10 +44,7 @@ beforeAll(async () => {
   // Same host, two ports: browsers send the same cookie to both (cookies ignore ports).
   urlA = `http://127.0.0.1:${servers[0].info.port}/`;
   urlB = `http://127.0.0.1:${servers[1].info.port}/`;
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await chromium.launch(findBrowser()); // CHROMIUM_PATH, the system's, or @sparticuz/chromium (packages/test-support)
   context = await browser.newContext({ viewport: { width: 640, height: 900 } });
 }, 60_000);
 
