@@ -31,7 +31,8 @@ beforeAll(async () => {
   redis = await startRedis();
   client = new Redis(redis.url);
   store = new LiveSessionStore({ client });
-  const [portA, portB] = [await freePort(), await freePort()];
+  // The README's screenshot shows the ports a user gets from `npm start`; test runs take free ones.
+  const [portA, portB] = process.env.UPDATE_SCREENSHOT === '1' ? [3000, 3001] : [await freePort(), await freePort()];
   const env = (name: string, port: number, peer: number) => ({
     REDIS_URL: redis.url,
     PORT: String(port),
@@ -207,7 +208,7 @@ async function screenshotSideBySide(a: Page, b: Page) {
   await sheet.setViewportSize({ width: 1330, height: 800 });
   await sheet.setContent(`<!doctype html><html><body style="margin:0;padding:16px;background:#c9ced9;display:flex;gap:18px;font:600 15px sans-serif">
     <style>figure{margin:0} figcaption{margin:0 0 6px;color:#1d2433} img{display:block;width:640px;border-radius:6px;box-shadow:0 2px 8px #0003}</style>
-    ${frame(`Tab 1 · server A · ${new URL(urlA).host}`, shotA)}${frame(`Tab 2 · server B · ${new URL(urlB).host}`, shotB)}
+    ${frame(`Tab 1 · server A · localhost:${new URL(urlA).port}`, shotA)}${frame(`Tab 2 · server B · localhost:${new URL(urlB).port}`, shotB)}
   </body></html>`);
   writeFileSync(SCREENSHOT, await sheet.screenshot({ fullPage: true }));
   await sheet.close();
