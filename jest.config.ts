@@ -15,6 +15,7 @@ const config: Config = {
     project('socket.io', '<rootDir>/packages/socket.io'),
     project('example-cart', '<rootDir>/examples/cart'),
     project('bench', '<rootDir>/bench'),
+    project('docs-check', '<rootDir>/packages/docs-check'),
   ],
   testTimeout: 30_000,
 };

@@ -6,13 +6,17 @@
 // Redis: REDIS_URL if set; else a server answering PING on 127.0.0.1:6379; else a private
 // `redis-server` from PATH on a free port, without persistence, stopped on exit; else exit with
 // one line saying how to get Redis.
+// Secret: SESSION_SECRET if set, else a random one for this start, the same for both servers (so
+// the sessions of a start end with it). Address: 127.0.0.1; HOST=0.0.0.0 serves other machines too.
 'use strict';
 const { spawn, spawnSync } = require('node:child_process');
+const { randomBytes } = require('node:crypto');
 const { createConnection, createServer } = require('node:net');
 const path = require('node:path');
 
 const SERVER = path.join(__dirname, '..', 'src', 'server.js');
 const NAMES = ['A', 'B'];
+const SECRET = process.env.SESSION_SECRET || randomBytes(32).toString('hex');
 const children = []; // { label, child }
 let stopping = false;
 
@@ -91,7 +95,7 @@ function watch(label, child) {
 
 function startServer(name, port, peerPort, redisUrl) {
   const child = spawn(process.execPath, [SERVER], {
-    env: { ...process.env, REDIS_URL: redisUrl, PORT: String(port), SERVER_NAME: name, PEER_PORTS: String(peerPort) },
+    env: { ...process.env, REDIS_URL: redisUrl, PORT: String(port), SERVER_NAME: name, PEER_PORTS: String(peerPort), SESSION_SECRET: SECRET },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true, // its own process group: Ctrl-C reaches this script, which stops the servers first
   });
@@ -172,6 +176,7 @@ async function main() {
       `  Redis     ${store.how}`,
       '',
       'Open both addresses in two tabs of the same browser: one cookie, one session, one cart.',
+      process.env.HOST ? `Listening on ${process.env.HOST}.` : 'Listening on 127.0.0.1 only (HOST=0.0.0.0 npm start serves other machines too).',
       'Ctrl-C stops everything.',
       '',
     ].join('\n'),

@@ -1,13 +1,16 @@
 // One app server of the demo, as its own process.
 // Env: REDIS_URL (default redis://127.0.0.1:6379), PORT (default 3000; 0 = any free port),
-// SERVER_NAME (shown on the page), SESSION_SECRET (the same on every server), PEER_PORTS
-// (comma-separated ports of the other servers, linked from the page), HOST (default: all interfaces).
+// SERVER_NAME (shown on the page), SESSION_SECRET (the same on every server; unset: a random one
+// for this process alone), PEER_PORTS (comma-separated ports of the other servers, linked from the
+// page), HOST (default 127.0.0.1, this machine only; 0.0.0.0 for every interface).
 // Prints `READY {"name":..,"port":..,"url":..}` once listening.
+const { randomBytes } = require('node:crypto');
 const { createApp } = require('./app');
 
 const port = Number(process.env.PORT ?? 3000);
 const name = process.env.SERVER_NAME || `:${port}`;
-const secret = process.env.SESSION_SECRET || 'live-session cart demo: not a secret, set SESSION_SECRET';
+const secret = process.env.SESSION_SECRET || randomBytes(32).toString('hex');
+if (!process.env.SESSION_SECRET) console.error('no SESSION_SECRET: a random one for this process (its sessions end with it; other servers cannot read them)');
 const peerPorts = (process.env.PEER_PORTS || '').split(',').map(Number).filter((p) => p > 0);
 
 const { server, close } = createApp({ redisUrl: process.env.REDIS_URL || 'redis://127.0.0.1:6379', name, secret, peerPorts });
@@ -16,7 +19,7 @@ server.on('error', (err) => {
   console.error(`cannot listen on port ${port}: ${err.message}`);
   process.exit(1);
 });
-server.listen(port, process.env.HOST || undefined, () => {
+server.listen(port, process.env.HOST || '127.0.0.1', () => {
   const actual = server.address().port;
   process.stdout.write(`READY ${JSON.stringify({ name, port: actual, url: `http://localhost:${actual}/` })}\n`);
 });

@@ -27,6 +27,7 @@ function page({ server, user, cart, peers, error }) {
   <meta name="viewport" content="width=device-width, initial-scale=1">
   <title>Cart · server ${escapeHtml(server.name)} (:${server.port}) · live-session</title>
   <link rel="stylesheet" href="/static/style.css">
+  <link rel="icon" href="data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 16 16'%3E%3Crect width='16' height='16' rx='4' fill='%233b5bdb'/%3E%3Ccircle cx='8' cy='8' r='3' fill='%2369db7c'/%3E%3C/svg%3E">
 </head>
 <body data-live="off" data-server="${escapeHtml(server.name)}">
   <header class="top">

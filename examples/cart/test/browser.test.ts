@@ -1,17 +1,16 @@
 /**
- * The cart demo in a real browser (Debian's chromium, driven by playwright-core): two app servers
+ * The cart demo in a real browser (a Chromium from findBrowser, driven by playwright-core): two app servers
  * as separate processes sharing one private Redis, and ONE browser context (one cookie jar) with a
  * page on server A and a page on server B, used the way a person would.
  */
-import { existsSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import Redis from 'ioredis';
 import { LiveSessionStore } from '@live-session/core';
-import { freePort, startChild, startRedis, type ChildServer, type TestRedis } from '@live-session/test-support';
+import { findBrowser, freePort, startChild, startRedis, type ChildServer, type TestRedis } from '@live-session/test-support';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SERVER = join(__dirname, '..', 'src', 'server.js');
 // The README's screenshot is rewritten only on request (UPDATE_SCREENSHOT=1): every run changes its
 // ports and times, and a test run must leave the work tree as it found it.
@@ -29,7 +28,6 @@ let browser: Browser;
 let context: BrowserContext;
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(`no browser at ${CHROMIUM}: apt-get install chromium (or set CHROMIUM_PATH)`);
   redis = await startRedis();
   client = new Redis(redis.url);
   // The same `userOf` as the demo's servers (src/devices.js): every store of a prefix must agree.
@@ -40,7 +38,8 @@ beforeAll(async () => {
       return typeof user === 'string' ? user : null;
     },
   });
-  const [portA, portB] = [await freePort(), await freePort()];
+  // The README's screenshot shows the ports a user gets from `npm start`; test runs take free ones.
+  const [portA, portB] = process.env.UPDATE_SCREENSHOT === '1' ? [3000, 3001] : [await freePort(), await freePort()];
   const env = (name: string, port: number, peer: number) => ({
     REDIS_URL: redis.url,
     PORT: String(port),
@@ -53,10 +52,7 @@ beforeAll(async () => {
   // Same host, two ports: browsers send the same cookie to both (cookies ignore ports).
   urlA = `http://127.0.0.1:${servers[0].info.port}/`;
   urlB = `http://127.0.0.1:${servers[1].info.port}/`;
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic', '--no-first-run', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await chromium.launch(findBrowser()); // CHROMIUM_PATH, the system's, or @sparticuz/chromium (packages/test-support)
   context = await browser.newContext({ viewport: { width: 640, height: 900 } });
 }, 60_000);
 
@@ -290,7 +286,7 @@ async function screenshotSideBySide(a: Page, b: Page) {
   await sheet.setViewportSize({ width: 1330, height: 800 });
   await sheet.setContent(`<!doctype html><html><body style="margin:0;padding:16px;background:#c9ced9;display:flex;gap:18px;font:600 15px sans-serif">
     <style>figure{margin:0} figcaption{margin:0 0 6px;color:#1d2433} img{display:block;width:640px;border-radius:6px;box-shadow:0 2px 8px #0003}</style>
-    ${frame(`Tab 1 · server A · ${new URL(urlA).host}`, shotA)}${frame(`Tab 2 · server B · ${new URL(urlB).host}`, shotB)}
+    ${frame(`Tab 1 · server A · localhost:${new URL(urlA).port}`, shotA)}${frame(`Tab 2 · server B · localhost:${new URL(urlB).port}`, shotB)}
   </body></html>`);
   writeFileSync(SCREENSHOT, await sheet.screenshot({ fullPage: true }));
   await sheet.close();
