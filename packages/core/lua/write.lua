@@ -30,14 +30,24 @@ local first_del = first_set + 2 * n_set
 -- Lua's unpack, and so one command's arguments, stops at about 8,000 values: commands over many
 -- fields go in chunks of this many (an even number: HSET takes pairs).
 local CHUNK = 1000
-local function each_chunk(list, fn)
-  for i = 1, #list, CHUNK do fn(unpack(list, i, math.min(i + CHUNK - 1, #list))) end
+local function call_chunked(command, list)
+  local n = #list
+  if n == 0 then return end
+  if n <= CHUNK then
+    redis.call(command, key, unpack(list))
+    return
+  end
+  for i = 1, n, CHUNK do redis.call(command, key, unpack(list, i, math.min(i + CHUNK - 1, n))) end
 end
 local function hmget(fields)
+  local n = #fields
+  if n == 0 then return {} end
+  if n <= CHUNK then return redis.call('HMGET', key, unpack(fields)) end
   local values = {}
-  each_chunk(fields, function(...)
-    for _, value in ipairs(redis.call('HMGET', key, ...)) do values[#values + 1] = value end
-  end)
+  for i = 1, n, CHUNK do
+    local part = redis.call('HMGET', key, unpack(fields, i, math.min(i + CHUNK - 1, n)))
+    for j = 1, #part do values[i + j - 1] = part[j] end
+  end
   return values
 end
 
@@ -103,14 +113,6 @@ end
 -- is built only while it stays under max message bytes; past that, a reload message is published.
 local set_parts, unset_parts, changed, writes = {}, {}, false, {}
 local message_bytes, reload = 80, false
-local function add_part(parts, part)
-  message_bytes = message_bytes + #part + 1
-  if message_bytes > max_message then
-    reload = true
-  else
-    parts[#parts + 1] = part
-  end
-end
 local current = hmget(set_fields)
 for i, field in ipairs(set_fields) do
   if current[i] ~= set_values[i] then
@@ -118,14 +120,22 @@ for i, field in ipairs(set_fields) do
     writes[#writes + 1] = set_values[i]
     if published(field) then
       changed = true
-      if not reload then add_part(set_parts, json_key(field) .. ':' .. set_values[i]) end
+      if not reload then
+        local part = json_key(field) .. ':' .. set_values[i]
+        message_bytes = message_bytes + #part + 1
+        if message_bytes > max_message then reload = true else set_parts[#set_parts + 1] = part end
+      end
     end
   end
 end
 for _, field in ipairs(deletions) do
   if published(field) then
     changed = true
-    if not reload then add_part(unset_parts, json_key(field)) end
+    if not reload then
+      local part = json_key(field)
+      message_bytes = message_bytes + #part + 1
+      if message_bytes > max_message then reload = true else unset_parts[#unset_parts + 1] = part end
+    end
   end
 end
 
@@ -141,8 +151,8 @@ if not exists then
 end
 
 -- The writes: nothing below can fail on a session that passed the checks above.
-each_chunk(deletions, function(...) redis.call('HDEL', key, ...) end)
-each_chunk(writes, function(...) redis.call('HSET', key, ...) end)
+call_chunked('HDEL', deletions)
+call_chunked('HSET', writes)
 
 if expiry_kind == 'at' then
   redis.call('PEXPIREAT', key, expiry_ms)

@@ -76,16 +76,21 @@ const STORED_AS_IS = new WeakSet<object>();
  * Decodes the stored string back to the cookie's JSON form. `expiresAt` is the key's expiry
  * (now + PTTL), used when the expiry is derived from the TTL.
  */
-export function decodeCookie(stored: string, expiresAt: number | null): Record<string, unknown> {
+export function decodeCookie(stored: string, expiresAt: number | null): Record<string, unknown> | undefined {
   return expandCookie(JSON.parse(stored), expiresAt);
 }
 
-/** decodeCookie on the already parsed compact form. Throws SyntaxError when it is not one. */
-export function expandCookie(compact: unknown, expiresAt: number | null): Record<string, unknown> {
+/**
+ * decodeCookie on the already parsed compact form. Throws SyntaxError when it is not one.
+ * Undefined for a cookie stored as it is that is no object (`{"*": null}`): earlier versions
+ * stored such cookies, which express-session cannot load; the session reads as one without a
+ * cookie (express-session then gives it its default one) rather than failing every request.
+ */
+export function expandCookie(compact: unknown, expiresAt: number | null): Record<string, unknown> | undefined {
   if (!isRecord(compact)) throw new SyntaxError('the cookie is not a JSON object');
   if ('*' in compact) {
     const cookie = compact['*'];
-    if (!isRecord(cookie)) throw new SyntaxError('the stored cookie is not a JSON object');
+    if (!isRecord(cookie)) return undefined;
     STORED_AS_IS.add(cookie);
     return cookie;
   }

@@ -85,6 +85,7 @@ export function decodeSessionDocument(sid: string, text: string, now = Date.now(
       } catch {
         return undefined;
       }
+      if (value === undefined) continue;
     }
     setKey(data, key, value);
   }
@@ -153,6 +154,7 @@ export function decodeSession(sid: string, flat: string[], pttl: number, now = D
     } catch (cause) {
       throw corruptField(sid, field, cause);
     }
+    if (value === undefined) continue; // a cookie express-session cannot load, read as none (see expandCookie)
     setKey(data, key, value);
   }
   return { sid, data, cookie, version, createdAt, expiresAt, storedFields: () => fields };

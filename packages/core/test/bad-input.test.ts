@@ -303,6 +303,21 @@ describe('cookies express-session could not load', () => {
   });
 });
 
+describe('a cookie an earlier version stored, which express-session cannot load', () => {
+  it.each(['{"*":null}', '{"*":"cookie"}', '{"*":42}', '{"*":[1]}'])('%s: the session reads without a cookie, and a request heals it', async (stored) => {
+    const browser = app.client();
+    const { body } = await browser.post('/set', { user: 'ada' });
+    const sid = body.id as string;
+    await admin.hset(keyOf(sid), 'cookie', stored);
+    expect(await store.getSession(sid)).toEqual({ user: 'ada' });
+    const read = await browser.post('/set', { seen: true });
+    expect(read.status).toBe(200);
+    expect(read.body.session).toMatchObject({ user: 'ada', seen: true, cookie: { path: '/' } });
+    expect((await hashOf(admin, keyOf(sid))).cookie).not.toBe(stored);
+    expect(((await store.getSession(sid)) as unknown as Dict).cookie).toMatchObject({ path: '/', httpOnly: true });
+  });
+});
+
 describe('exact round trips (what JSON.parse(JSON.stringify(session)) gives)', () => {
   it('keeps top-level keys that are lone surrogates apart, through set, the direct API and the messages', async () => {
     const sid = newSid();
