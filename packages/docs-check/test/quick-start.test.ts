@@ -28,7 +28,7 @@ function quickStart(): string {
   return ts.transpileModule(runnable, { compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true } }).outputText;
 }
 
-type Reply = { ok: boolean; error?: string };
+type Reply = { ok: boolean; error?: { code: string; message: string } };
 
 let redis: TestRedis;
 let server: ChildServer;
@@ -71,9 +71,9 @@ test('a socket without a session cookie that emits gets an error in its ack; the
   // Without an ack, and with junk where the item and the ack go: nothing may reach Node as unhandled.
   socket.emit('add', 'apple');
   socket.emit('add', 42, 'not a function');
-  expect(await socket.timeout(10_000).emitWithAck('add', 7)).toEqual({ ok: false, error: 'ERR_BAD_ITEM' });
+  expect(await socket.timeout(10_000).emitWithAck('add', 7)).toEqual({ ok: false, error: { code: 'ERR_HANDLER', message: 'an item is a string' } });
   const reply: Reply = await socket.timeout(10_000).emitWithAck('add', 'apple');
-  expect(reply).toEqual({ ok: false, error: 'ERR_LIVE_SESSION_NOT_FOUND' });
+  expect(reply).toMatchObject({ ok: false, error: { code: 'ERR_LIVE_SESSION_NOT_FOUND' } });
   // The replies come after the earlier emits' Redis round trips, and an unhandled rejection ends
   // Node before it does any more I/O: an HTTP answer now proves nothing crashed it.
   expect((await fetch(`${url}/nothing-here`)).status).toBe(404);

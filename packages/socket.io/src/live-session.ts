@@ -70,7 +70,7 @@ export interface LiveSessionEvents {
 }
 
 /** What `live.handler` acknowledges to the client. */
-export type HandlerResult = { ok: true; value: unknown } | { ok: false; error: { code: string; message: string } };
+export type HandlerResult = { ok: true } | { ok: false; error: { code: string; message: string } };
 type HandlerAck = (result: HandlerResult) => void;
 
 type SessionUpdater<T> = (current: T | undefined) => T | undefined | Promise<T | undefined>;
@@ -163,10 +163,12 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
   /**
    * Wraps a socket event handler so that it can never crash the server, and answers the client:
    * `socket.on('cart:add', live.handler(async (item: string) => ...))`. When the client asked for
-   * an acknowledgement (the last argument is a function), it gets `{ ok: true, value }` or
-   * `{ ok: false, error: { code, message } }` (`code` is the LiveSessionError code, e.g.
-   * ERR_LIVE_SESSION_NOT_FOUND for a socket without a session); without one, a failure goes to
-   * the `error` event. Either way a rejection never becomes an unhandled one.
+   * an acknowledgement (the last argument is a function), it gets `{ ok: true }` or
+   * `{ ok: false, error: { code, message } }` (`code`: the error's own code, such as
+   * ERR_LIVE_SESSION_NOT_FOUND for a socket without a session, else ERR_HANDLER); without one, a
+   * failure goes to the `error` event. Either way a rejection never becomes an unhandled one.
+   * What `fn` resolves to is not sent: a write resolves to the whole session, which the browser
+   * may see only through `expose`.
    */
   handler<A extends unknown[]>(fn: (...args: A) => unknown): (...args: [...A, HandlerAck?]) => void {
     return (...args) => {
@@ -174,11 +176,11 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
       const ack = typeof last === 'function' ? (last as HandlerAck) : undefined;
       const params = (ack ? args.slice(0, -1) : args) as A;
       new Promise((resolve) => resolve(fn(...params))).then(
-        (value) => ack?.({ ok: true, value }),
+        () => ack?.({ ok: true }),
         (err: unknown) => {
           if (!ack) return this.report(err);
-          const code = err instanceof LiveSessionError ? err.code : 'ERR_LIVE_SESSION_HANDLER';
-          ack({ ok: false, error: { code, message: err instanceof Error ? err.message : String(err) } });
+          const code = (err as { code?: unknown } | null)?.code;
+          ack({ ok: false, error: { code: typeof code === 'string' ? code : 'ERR_HANDLER', message: err instanceof Error ? err.message : String(err) } });
         },
       );
     };
