@@ -14,11 +14,12 @@ import { fanoutCluster } from './fanout-cluster';
 import { http } from './http';
 import { lostUpdates } from './lost-updates';
 import { memory } from './memory';
+import { RedisMeter } from './meter';
 import { median } from './stats';
-import { storeCycle } from './store-cycle';
+import { pipelining, storeCycle } from './store-cycle';
 import type { Benchmark, Case, Context } from './types';
 
-const ALL: Benchmark[] = [storeCycle, ceiling, http, memory, lostUpdates, fanout, fanoutServers, fanoutCluster];
+const ALL: Benchmark[] = [storeCycle, pipelining, ceiling, http, memory, lostUpdates, fanout, fanoutServers, fanoutCluster];
 
 interface Args {
   quick: boolean;
@@ -124,6 +125,19 @@ export function table(results: CaseResult[]): string {
   return lines.join('\n');
 }
 
+/** One markdown table per case: a row per variant, a column per metric (the figures the README shows). */
+export function wideTables(results: CaseResult[]): string {
+  return results
+    .map((r) => {
+      const head = `| ${r.id} | ${r.metrics.map((m) => `${m.label} (${m.unit})`).join(' | ')} |`;
+      const rule = `| --- | ${r.metrics.map(() => '---:').join(' | ')} |`;
+      const rows = [r.ours, ...r.anchors].map((v) => `| ${v} | ${r.metrics.map((m) => format(m.values[v].median)).join(' | ')} |`);
+      const targets = r.targets.map((t) => `- ${t.text}: ${t.ratio.toFixed(2)}x against ${t.against}: ${t.met ? 'met' : 'MISSED'}`);
+      return [head, rule, ...rows, ...(targets.length ? ['', ...targets] : [])].join('\n');
+    })
+    .join('\n\n');
+}
+
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const log = (message: string) => process.stderr.write(`${message}\n`);
@@ -131,7 +145,8 @@ async function main(): Promise<void> {
   const info = new Redis(redis.url);
   const redisVersion = /redis_version:(\S+)/.exec(await info.info('server'))?.[1] ?? 'unknown';
   await info.quit();
-  const ctx: Context = { redis, quick: args.quick, runMs: args.quick ? 250 : 3000, log };
+  const meter = await RedisMeter.open(redis.url);
+  const ctx: Context = { redis, quick: args.quick, runMs: args.quick ? 250 : 3000, log, meter };
   const benchmarks = ALL.filter((b) => !args.only || args.only.includes(b.name));
   const started = new Date();
   log(`live-session benchmarks: ${args.rounds} alternating rounds${args.quick ? ' (quick)' : ''}, Redis ${redisVersion} at ${redis.url}, Node ${process.version}, ${cpus().length} cores`);
@@ -157,6 +172,7 @@ async function main(): Promise<void> {
       await flush(redis.url);
     }
   } finally {
+    await meter.close();
     await redis.close();
   }
   const output = {
@@ -171,7 +187,7 @@ async function main(): Promise<void> {
   const out = args.out ?? join(__dirname, '..', 'results', `bench-${started.toISOString().replace(/[:.]/g, '-')}.json`);
   mkdirSync(join(out, '..'), { recursive: true });
   writeFileSync(out, `${JSON.stringify(output, null, 2)}\n`);
-  process.stdout.write(`\n${table(results)}\n\n`);
+  process.stdout.write(`\n${table(results)}\n\n${wideTables(results)}\n\n`);
   for (const r of results) {
     if (r.notes) process.stdout.write(`${r.id}: ${JSON.stringify(r.notes)}\n`);
   }
