@@ -66,6 +66,21 @@ export class RedisMeter {
     return { redisCpuUs, commands };
   }
 
+  /**
+   * Waits until Redis has run no command for 50 ms (deadline 5 s): a server in another process may
+   * still be answering requests its load generator has given up on.
+   */
+  async settle(): Promise<void> {
+    const deadline = performance.now() + 5_000;
+    let last = RedisMeter.delta({ redisCpuUs: 0, commands: new Map() }, await this.sample()).totalCommands;
+    while (performance.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const now = RedisMeter.delta({ redisCpuUs: 0, commands: new Map() }, await this.sample()).totalCommands;
+      if (now === last) return;
+      last = now;
+    }
+  }
+
   /** What happened between two samples; the meter's own INFO calls are not counted. */
   static delta(before: Sample, after: Sample): Delta {
     const commands: Record<string, number> = {};
@@ -96,15 +111,18 @@ export function perOp(commands: Record<string, number>, ops: number): Record<str
 }
 
 /**
- * Runs `run` between two samples of Redis and of this process's CPU. `run` returns how many operations
+ * Runs `run` between two samples of Redis and of this process's CPU (or of the child `childPid`'s). `run` returns how many operations
  * it did; the result is per operation.
  */
 export async function metered<T extends { count: number }>(meter: RedisMeter, run: () => Promise<T>, childPid?: number) {
+  // A child process's run may leave work behind: wait for it before and after (its cost stays in the run).
+  if (childPid !== undefined) await meter.settle();
   const before = await meter.sample();
   const nodeBefore = childPid === undefined ? process.cpuUsage() : undefined;
   const childBefore = childPid === undefined ? 0 : processCpuUs(childPid);
   const result = await run();
-  const node = nodeBefore ? process.cpuUsage(nodeBefore) : undefined;
+  if (childPid !== undefined) await meter.settle();
+  const node =  nodeBefore ? process.cpuUsage(nodeBefore) : undefined;
   const nodeUs = node ? node.user + node.system : processCpuUs(childPid!) - childBefore;
   const after = await meter.sample();
   const delta = RedisMeter.delta(before, after);

@@ -10,7 +10,12 @@ import { join } from 'node:path';
 const EXPECTED_CASES = [
   'store-cycle/read-mostly',
   'store-cycle/write',
+  'pipelining/1/read-mostly',
+  'pipelining/1/write',
+  'pipelining/50/read-mostly',
+  'pipelining/50/write',
   'ceiling/read',
+  'ceiling/write-script',
   'ceiling/write',
   'ceiling/write-nothing',
   'http/read-mostly',
@@ -67,15 +72,17 @@ test('every benchmark runs with --quick and reports finite positive figures', as
         for (const variant of [r.ours, ...r.anchors]) {
           const { median, rounds } = metric.values[variant];
           expect(rounds).toHaveLength(result.rounds);
+          // Redis CPU comes in clock ticks of 10 ms: a quick run of a light variant may see none.
+          const min = metric.key === 'redisCpu' ? 0 : Number.MIN_VALUE;
           for (const value of [median, ...rounds]) {
-            if (!(Number.isFinite(value) && value > 0)) throw new Error(`${r.id} ${metric.key} ${variant}: ${value}`);
+            if (!(Number.isFinite(value) && value >= min)) throw new Error(`${r.id} ${metric.key} ${variant}: ${value}`);
           }
         }
-        for (const ratio of Object.values(metric.ratios)) expect(Number.isFinite(ratio) && ratio > 0).toBe(true);
+        if (metric.key !== 'redisCpu') for (const ratio of Object.values(metric.ratios)) expect(Number.isFinite(ratio) && ratio > 0).toBe(true);
       }
       for (const target of r.targets) expect(typeof target.met).toBe('boolean');
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-}, 120_000);
+}, 600_000);
