@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { ceiling } from './ceiling';
 import { fanout, fanoutServers } from './fanout';
 import { fanoutCluster } from './fanout-cluster';
+import { fanoutProcs } from './fanout-procs';
 import { http } from './http';
 import { lostUpdates } from './lost-updates';
 import { memory } from './memory';
@@ -19,7 +20,7 @@ import { median } from './stats';
 import { pipelining, storeCycle } from './store-cycle';
 import type { Benchmark, Case, Context } from './types';
 
-const ALL: Benchmark[] = [storeCycle, pipelining, ceiling, http, memory, lostUpdates, fanout, fanoutServers, fanoutCluster];
+const ALL: Benchmark[] = [storeCycle, pipelining, ceiling, http, memory, lostUpdates, fanout, fanoutProcs, fanoutServers, fanoutCluster];
 
 interface Args {
   quick: boolean;

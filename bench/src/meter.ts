@@ -1,7 +1,9 @@
 /**
  * CPU and command counters around a timed run: what each benchmark divides by its operations.
- *   Redis CPU: utime + stime of the redis-server process (`/proc/<pid>/stat`, the pid from INFO server),
- *              so it needs the Redis on this machine (a private one, or a local REDIS_URL).
+ *   Redis CPU: user + system CPU time of the redis-server process, from INFO cpu (`used_cpu_user` +
+ *              `used_cpu_sys`: getrusage of the whole process, the same counter as utime + stime of
+ *              `/proc/<pid>/stat`, but in microseconds where /proc counts 10 ms clock ticks, too coarse for
+ *              the few thousand operations of a fan-out phase).
  *   Node CPU:  `process.cpuUsage()` of this process, or `/proc/<pid>/stat` of a child process.
  *   Commands:  the `calls` of every `cmdstat_*` line of INFO commandstats (the meter's own INFO removed).
  */
@@ -41,26 +43,17 @@ export interface Delta {
 
 /** Reads Redis's counters; one connection of its own. */
 export class RedisMeter {
-  private constructor(
-    private readonly client: Redis,
-    readonly pid: number,
-  ) {}
+  private constructor(private readonly client: Redis) {}
 
   static async open(url: string): Promise<RedisMeter> {
-    const client = new Redis(url, { maxRetriesPerRequest: 1 });
-    const pid = Number(/process_id:(\d+)/.exec(await client.info('server'))?.[1]);
-    try {
-      processCpuUs(pid);
-    } catch (cause) {
-      await client.quit();
-      throw new Error(`cannot read /proc/${pid}/stat of the redis-server: the benchmarks need a Redis on this machine`, { cause });
-    }
-    return new RedisMeter(client, pid);
+    return new RedisMeter(new Redis(url, { maxRetriesPerRequest: 1 }));
   }
 
   async sample(): Promise<Sample> {
-    const text = await this.client.info('commandstats');
-    const redisCpuUs = processCpuUs(this.pid);
+    const text = (await this.client.call('INFO', 'cpu', 'commandstats')) as string;
+    const cpu = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(text)?.[1]);
+    const redisCpuUs = (cpu('used_cpu_user') + cpu('used_cpu_sys')) * 1e6;
+    if (!Number.isFinite(redisCpuUs)) throw new Error('INFO cpu of the Redis under test has no used_cpu_user / used_cpu_sys');
     const commands = new Map<string, number>();
     for (const match of text.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) commands.set(match[1], Number(match[2]));
     return { redisCpuUs, commands };
