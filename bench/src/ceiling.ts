@@ -4,7 +4,8 @@
  * store or express-session code. Every sequence on ioredis without and with `enableAutoPipelining`.
  *   ceiling/read:         our get script (+ decode of its JSON document) vs HGETALL + PTTL in one write
  *                         (+ the store's decode of the hash in Node), with PEXPIRE only when the expiry has
- *                         drifted (touchAfter-like) or with PEXPIRE on every read; vs GET + EXPIRE.
+ *                         drifted (touchAfter-like) or with PEXPIRE on every read; the same reply not decoded
+ *                         (what the client costs without the decode); vs GET + EXPIRE.
  *   ceiling/write-script: the write alone: our write script vs a trimmed prototype (bench/lua/write-small.lua)
  *                         vs MULTI HSET + PEXPIREAT + PUBLISH (no checks at all: the floor of plain
  *                         commands) vs SET ... EX.
@@ -105,7 +106,7 @@ export const ceiling: Benchmark = {
       if (!decodeSessionDocument(sid, doc!)) throw new Error('ceiling: the get script returned a document the store cannot decode');
     };
     /** HGETALL + PTTL in one write (an explicit pipeline, or the auto-pipeline), the store's decode of the hash. */
-    const hashRead = async (client: Redis, i: number, alwaysRefresh: boolean) => {
+    const hashRead = async (client: Redis, i: number, alwaysRefresh: boolean, decode = true) => {
       const sid = ourSids[i % count];
       const key = ourPrefix + sid;
       let flat: string[];
@@ -123,7 +124,7 @@ export const ceiling: Benchmark = {
         flat = replies[0][1] as string[];
         pttl = replies[replies.length - 1][1] as number;
       }
-      const session = decodeSession(sid, flat, pttl);
+      const session = decode ? decodeSession(sid, flat, pttl) : undefined;
       if (!alwaysRefresh) {
         // Refresh only when the expiry has drifted by more than DRIFT of the refresh interval ('$t').
         const t = refreshOf(flat);
@@ -162,7 +163,7 @@ export const ceiling: Benchmark = {
 
     const metrics: MetricDef[] = [{ key: 'perSecond', label: 'ops/s', unit: '/s', better: 'higher' }, ...CPU_METRICS];
     const notes = (ids: string[]) => () => ({ commandsPerOp: Object.fromEntries(Object.entries(commands).filter(([k]) => ids.some((id) => k === id || k === id + AUTO))) });
-    const READ = ['get script', 'HGETALL + PTTL, PEXPIRE when drifted', 'HGETALL + PEXPIRE + PTTL', 'GET + EXPIRE'];
+    const READ = ['get script', 'HGETALL + PTTL, PEXPIRE when drifted', 'HGETALL + PTTL, not decoded', 'HGETALL + PEXPIRE + PTTL', 'GET + EXPIRE'];
     const SCRIPT = ['write script', 'small write script', 'MULTI HSET + PEXPIREAT + PUBLISH', 'SET ... EX'];
     const CYCLE = ['get script + write script', 'HGETALL + PTTL + small write script', 'GET + SET ... EX'];
     const NOTHING = [`${OURS} (scripts doing nothing)`, 'GET + SET ... EX (connect-redis)'];
@@ -174,8 +175,9 @@ export const ceiling: Benchmark = {
         variants: [
           ...both(READ[0], scriptRead),
           ...both(READ[1], (c, i) => hashRead(c, i, false)),
-          ...both(READ[2], (c, i) => hashRead(c, i, true)),
-          ...both(READ[3], async (c, i) => void (await c.expire((await theirGet(c, i)).key, ttl))),
+          ...both(READ[2], (c, i) => hashRead(c, i, false, false)),
+          ...both(READ[3], (c, i) => hashRead(c, i, true)),
+          ...both(READ[4], async (c, i) => void (await c.expire((await theirGet(c, i)).key, ttl))),
         ],
         notes: notes(READ),
       },
