@@ -26,6 +26,8 @@ interface Args {
   quick: boolean;
   rounds: number;
   only?: string[];
+  /** Runs only the cases whose id starts with one of these. */
+  cases?: string[];
   out?: string;
 }
 
@@ -36,9 +38,10 @@ function parseArgs(argv: string[]): Args {
     if (arg === '--quick') args.quick = true;
     else if (arg === '--rounds') args.rounds = Number(argv[++i]);
     else if (arg === '--only') args.only = argv[++i].split(',');
+    else if (arg === '--case') args.cases = argv[++i].split(',');
     else if (arg === '--out') args.out = argv[++i];
     else if (arg === '--') continue;
-    else throw new Error(`unknown argument ${arg}; usage: bench [--quick] [--rounds N] [--only ${ALL.map((b) => b.name).join(',')}] [--out FILE]`);
+    else throw new Error(`unknown argument ${arg}; usage: bench [--quick] [--rounds N] [--only ${ALL.map((b) => b.name).join(',')}] [--case ID-PREFIX,...] [--out FILE]`);
   }
   if (args.quick && !argv.includes('--rounds')) args.rounds = 2;
   if (!Number.isInteger(args.rounds) || args.rounds < 1) throw new Error('--rounds must be a whole number >= 1');
@@ -166,7 +169,9 @@ async function main(): Promise<void> {
         continue;
       }
       try {
-        for (const c of setup.cases) results.push(await runCase(c, args, log));
+        for (const c of setup.cases) {
+          if (!args.cases || args.cases.some((prefix) => c.id.startsWith(prefix))) results.push(await runCase(c, args, log));
+        }
       } finally {
         await setup.close();
       }
