@@ -46,7 +46,7 @@ interface Fields {
   decodeSession(sid: string, flat: string[], pttl: number): Decoded;
   decodeSessionDocument(sid: string, text: string): Decoded | undefined;
 }
-function loadFields(): Fields {
+export function loadFields(): Fields {
   const fields = require(join(dirname(require.resolve('@live-session/core')), 'fields.js')) as Partial<Fields>;
   if (typeof fields.decodeSession !== 'function' || typeof fields.decodeSessionDocument !== 'function') {
     throw new Error('ceiling: @live-session/core/dist/fields.js no longer exports decodeSession and decodeSessionDocument: update bench/src/ceiling.ts');

@@ -9,6 +9,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { ceiling } from './ceiling';
+import { decode } from './decode';
 import { fanout, fanoutServers } from './fanout';
 import { fanoutCluster } from './fanout-cluster';
 import { fanoutProcs } from './fanout-procs';
@@ -20,7 +21,7 @@ import { median } from './stats';
 import { pipelining, storeCycle } from './store-cycle';
 import type { Benchmark, Case, Context } from './types';
 
-const ALL: Benchmark[] = [storeCycle, pipelining, ceiling, http, memory, lostUpdates, fanout, fanoutProcs, fanoutServers, fanoutCluster];
+const ALL: Benchmark[] = [storeCycle, pipelining, ceiling, decode, http, memory, lostUpdates, fanout, fanoutProcs, fanoutServers, fanoutCluster];
 
 interface Args {
   quick: boolean;

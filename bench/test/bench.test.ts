@@ -18,6 +18,7 @@ const EXPECTED_CASES = [
   'ceiling/write-script',
   'ceiling/write',
   'ceiling/write-nothing',
+  'decode/small-session',
   'http/read-mostly',
   'http/write',
   'memory/small',
