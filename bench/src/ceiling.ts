@@ -11,7 +11,7 @@
  *                         vs MULTI HSET + PEXPIREAT + PUBLISH (no checks at all: the floor of plain
  *                         commands) vs SET ... EX.
  *   ceiling/write:        a whole write cycle: get script + write script vs HGETALL + PTTL + the small
- *                         script (the redesign) vs GET + SET ... EX.
+ *                         script vs HGETALL alone + the small script (the redesigns) vs GET + SET ... EX.
  *   ceiling/write-nothing: the cycle's two EVALSHA with scripts that return at once (ioredis's cost alone).
  * Per op: Redis CPU, Node CPU, Redis commands (commands run inside a script count too).
  */
@@ -176,7 +176,7 @@ export const ceiling: Benchmark = {
     const notes = (ids: string[]) => () => ({ commandsPerOp: Object.fromEntries(Object.entries(commands).filter(([k]) => ids.some((id) => k === id || k === id + AUTO))) });
     const READ = ['get script', 'HGETALL + PTTL, PEXPIRE when drifted', 'HGETALL + PTTL, not decoded', 'HGETALL alone, PEXPIRE when drifted', 'HGETALL + PEXPIRE + PTTL', 'GET + EXPIRE'];
     const SCRIPT = ['write script', 'small write script', 'MULTI HSET + PEXPIREAT + PUBLISH', 'SET ... EX'];
-    const CYCLE = ['get script + write script', 'HGETALL + PTTL + small write script', 'GET + SET ... EX'];
+    const CYCLE = ['get script + write script', 'HGETALL + PTTL + small write script', 'HGETALL alone + small write script', 'GET + SET ... EX'];
     const NOTHING = [`${OURS} (scripts doing nothing)`, 'GET + SET ... EX (connect-redis)'];
     const cases: Case[] = [
       {
@@ -213,7 +213,11 @@ export const ceiling: Benchmark = {
             await hashRead(c, i, false);
             await smallWrite(c, i);
           }),
-          ...both(CYCLE[2], theirSet),
+          ...both(CYCLE[2], async (c, i) => {
+            await hgetallRead(c, i);
+            await smallWrite(c, i);
+          }),
+          ...both(CYCLE[3], theirSet),
         ],
         notes: notes(CYCLE),
       },
