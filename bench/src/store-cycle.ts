@@ -9,7 +9,7 @@
 import type session from 'express-session';
 import { CPU_METRICS, metered } from './meter';
 import { Latencies } from './stats';
-import { type AnyStoreName, CONNECT_REDIS, CONNECT_REDIS_10, loadAsExpressSession, OURS, openStore, type OpenStore, populate, promisify, sids as makeSids, smallSession } from './stores';
+import { type AnyStoreName, CONNECT_REDIS, CONNECT_REDIS_10, loadAsExpressSession, OURS, OURS_NODE_REDIS, openStore, type OpenStore, populate, promisify, sids as makeSids, smallSession } from './stores';
 import type { Benchmark, Case, Context, MetricDef, Variant } from './types';
 
 const CONCURRENCY = 50;
@@ -31,7 +31,12 @@ interface Setup extends OpenStore {
 async function setUp(ctx: Context, name: string, store: AnyStoreName, count: number, autoPipelining = false): Promise<Setup> {
   const open = await openStore(store, ctx.redis.url, `bench:cycle:${name}:`, { autoPipelining });
   const sids = makeSids(count);
-  await populate(open.store, sids, smallSession);
+  try {
+    await populate(open.store, sids, smallSession);
+  } catch (err) {
+    await open.close();
+    throw err;
+  }
   return { ...open, name, sids };
 }
 
@@ -111,6 +116,12 @@ export const storeCycle: Benchmark = {
   async setup(ctx: Context) {
     const count = ctx.quick ? 1_000 : 10_000;
     const setups = await Promise.all([OURS, CONNECT_REDIS, CONNECT_REDIS_10].map((name) => setUp(ctx, name, name as AnyStoreName, count)));
+    // Ours on node-redis joins the table once the store accepts a node-redis client (issue 13).
+    try {
+      setups.push(await setUp(ctx, OURS_NODE_REDIS, OURS_NODE_REDIS, count));
+    } catch (err) {
+      ctx.log(`store-cycle: ${OURS_NODE_REDIS} left out: ${(err as Error).message}`);
+    }
     ctx.log(`store-cycle: ${count} sessions in each store`);
     return { cases: cases(ctx, setups, CONCURRENCY, 'store-cycle', count, true), close: async () => void (await Promise.all(setups.map((s) => s.close()))) };
   },
