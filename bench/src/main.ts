@@ -9,22 +9,27 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { ceiling } from './ceiling';
+import { decode } from './decode';
 import { fanout, fanoutServers } from './fanout';
 import { fanoutCluster } from './fanout-cluster';
+import { fanoutProcs } from './fanout-procs';
 import { http } from './http';
 import { lostUpdates } from './lost-updates';
 import { memory } from './memory';
+import { RedisMeter } from './meter';
 import { median } from './stats';
-import { storeCycle } from './store-cycle';
+import { pipelining, storeCycle } from './store-cycle';
 import { userIndex } from './user-index';
 import type { Benchmark, Case, Context } from './types';
 
-const ALL: Benchmark[] = [storeCycle, userIndex, ceiling, http, memory, lostUpdates, fanout, fanoutServers, fanoutCluster];
+const ALL: Benchmark[] = [storeCycle, userIndex, pipelining, ceiling, decode, http, memory, lostUpdates, fanout, fanoutProcs, fanoutServers, fanoutCluster];
 
 interface Args {
   quick: boolean;
   rounds: number;
   only?: string[];
+  /** Runs only the cases whose id starts with one of these. */
+  cases?: string[];
   out?: string;
 }
 
@@ -35,9 +40,10 @@ function parseArgs(argv: string[]): Args {
     if (arg === '--quick') args.quick = true;
     else if (arg === '--rounds') args.rounds = Number(argv[++i]);
     else if (arg === '--only') args.only = argv[++i].split(',');
+    else if (arg === '--case') args.cases = argv[++i].split(',');
     else if (arg === '--out') args.out = argv[++i];
     else if (arg === '--') continue;
-    else throw new Error(`unknown argument ${arg}; usage: bench [--quick] [--rounds N] [--only ${ALL.map((b) => b.name).join(',')}] [--out FILE]`);
+    else throw new Error(`unknown argument ${arg}; usage: bench [--quick] [--rounds N] [--only ${ALL.map((b) => b.name).join(',')}] [--case ID-PREFIX,...] [--out FILE]`);
   }
   if (args.quick && !argv.includes('--rounds')) args.rounds = 2;
   if (!Number.isInteger(args.rounds) || args.rounds < 1) throw new Error('--rounds must be a whole number >= 1');
@@ -125,6 +131,19 @@ export function table(results: CaseResult[]): string {
   return lines.join('\n');
 }
 
+/** One markdown table per case: a row per variant, a column per metric (the figures the README shows). */
+export function wideTables(results: CaseResult[]): string {
+  return results
+    .map((r) => {
+      const head = `| ${r.id} | ${r.metrics.map((m) => `${m.label} (${m.unit})`).join(' | ')} |`;
+      const rule = `| --- | ${r.metrics.map(() => '---:').join(' | ')} |`;
+      const rows = [r.ours, ...r.anchors].map((v) => `| ${v} | ${r.metrics.map((m) => format(m.values[v].median)).join(' | ')} |`);
+      const targets = r.targets.map((t) => `- ${t.text}: ${t.ratio.toFixed(2)}x against ${t.against}: ${t.met ? 'met' : 'MISSED'}`);
+      return [head, rule, ...rows, ...(targets.length ? ['', ...targets] : [])].join('\n');
+    })
+    .join('\n\n');
+}
+
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const log = (message: string) => process.stderr.write(`${message}\n`);
@@ -132,7 +151,8 @@ async function main(): Promise<void> {
   const info = new Redis(redis.url);
   const redisVersion = /redis_version:(\S+)/.exec(await info.info('server'))?.[1] ?? 'unknown';
   await info.quit();
-  const ctx: Context = { redis, quick: args.quick, runMs: args.quick ? 250 : 3000, log };
+  const meter = await RedisMeter.open(redis.url);
+  const ctx: Context = { redis, quick: args.quick, runMs: args.quick ? 250 : 3000, log, meter };
   const benchmarks = ALL.filter((b) => !args.only || args.only.includes(b.name));
   const started = new Date();
   log(`live-session benchmarks: ${args.rounds} alternating rounds${args.quick ? ' (quick)' : ''}, Redis ${redisVersion} at ${redis.url}, Node ${process.version}, ${cpus().length} cores`);
@@ -151,13 +171,16 @@ async function main(): Promise<void> {
         continue;
       }
       try {
-        for (const c of setup.cases) results.push(await runCase(c, args, log));
+        for (const c of setup.cases) {
+          if (!args.cases || args.cases.some((prefix) => c.id.startsWith(prefix))) results.push(await runCase(c, args, log));
+        }
       } finally {
         await setup.close();
       }
       await flush(redis.url);
     }
   } finally {
+    await meter.close();
     await redis.close();
   }
   const output = {
@@ -172,7 +195,7 @@ async function main(): Promise<void> {
   const out = args.out ?? join(__dirname, '..', 'results', `bench-${started.toISOString().replace(/[:.]/g, '-')}.json`);
   mkdirSync(join(out, '..'), { recursive: true });
   writeFileSync(out, `${JSON.stringify(output, null, 2)}\n`);
-  process.stdout.write(`\n${table(results)}\n\n`);
+  process.stdout.write(`\n${table(results)}\n\n${wideTables(results)}\n\n`);
   for (const r of results) {
     if (r.notes) process.stdout.write(`${r.id}: ${JSON.stringify(r.notes)}\n`);
   }

@@ -2,15 +2,15 @@
 import { type ChildServer, startChild } from '@live-session/test-support';
 import { join } from 'node:path';
 import { request } from 'node:http';
-import type { StoreName } from './stores';
+import type { AnyStoreName } from './stores';
 
 export interface HttpServer {
-  name: StoreName;
+  name: AnyStoreName;
   url: string;
   child: ChildServer;
 }
 
-export async function startHttpServer(name: StoreName, redisUrl: string): Promise<HttpServer> {
+export async function startHttpServer(name: AnyStoreName, redisUrl: string): Promise<HttpServer> {
   const hook = require.resolve('ts-node/register/transpile-only');
   const child = await startChild(join(__dirname, 'http-server.ts'), {
     STORE: name,

@@ -2,88 +2,155 @@
  * 1. The store's request cycle in one process, 50 concurrent, over 10,000 sessions:
  *    read-mostly: get, createSession, cookie touch, store.touch (express-session on an unmodified request);
  *    write: get, createSession, change one key, cookie touch, store.set (express-session on a modifying request).
+ *    Per store: cycles/s, p50/p99, Redis CPU and Node CPU per cycle, Redis commands per cycle.
+ * `pipelining`: ours and connect-redis 8.1 on ioredis with and without `enableAutoPipelining`, at 1, 10,
+ *    50 and 200 concurrent cycles.
  */
 import type session from 'express-session';
+import { CPU_METRICS, metered } from './meter';
 import { Latencies } from './stats';
-import { CONNECT_REDIS, createStore, loadAsExpressSession, newClient, OURS, populate, promisify, sids as makeSids, smallSession, type StoreName } from './stores';
-import type { Benchmark, Case, Context, Variant } from './types';
+import { type AnyStoreName, CONNECT_REDIS, CONNECT_REDIS_10, loadAsExpressSession, OURS, OURS_NODE_REDIS, openStore, type OpenStore, populate, promisify, sids as makeSids, smallSession } from './stores';
+import type { Benchmark, Case, Context, MetricDef, Variant } from './types';
 
 const CONCURRENCY = 50;
+type Kind = 'read' | 'write';
 
-export const storeCycle: Benchmark = {
-  name: 'store-cycle',
-  async setup(ctx: Context) {
-    const count = ctx.quick ? 1_000 : 10_000;
-    const setups = await Promise.all(
-      [OURS, CONNECT_REDIS].map(async (name) => {
-        const client = newClient(ctx.redis.url);
-        const store = createStore(name as StoreName, client, `bench:cycle:${name}:`);
-        const sids = makeSids(count);
-        await populate(store, sids, smallSession);
-        return { name: name as StoreName, client, store, sids };
-      }),
-    );
-    ctx.log(`store-cycle: ${count} sessions in each store`);
+export const CYCLE_METRICS: MetricDef[] = [
+  { key: 'cyclesPerSecond', label: 'cycles/s', unit: '/s', better: 'higher' },
+  { key: 'p50', label: 'p50', unit: 'ms', better: 'lower' },
+  { key: 'p99', label: 'p99', unit: 'ms', better: 'lower' },
+  ...CPU_METRICS.map((m) => ({ ...m, label: m.label.replace('per op', 'per cycle') })),
+];
 
-    const variant = (kind: 'read' | 'write', { name, store, sids }: (typeof setups)[number]): Variant => ({
-      name,
-      async run() {
-        const latencies = new Latencies();
-        let next = Math.floor(Math.random() * sids.length);
-        let errors = 0;
-        const start = performance.now();
+interface Setup extends OpenStore {
+  name: string;
+  sids: string[];
+}
+
+/** A store on its own connection, with `count` sessions in it. */
+async function setUp(ctx: Context, name: string, store: AnyStoreName, count: number, autoPipelining = false): Promise<Setup> {
+  const open = await openStore(store, ctx.redis.url, `bench:cycle:${name}:`, { autoPipelining });
+  const sids = makeSids(count);
+  try {
+    await populate(open.store, sids, smallSession);
+  } catch (err) {
+    await open.close();
+    throw err;
+  }
+  return { ...open, name, sids };
+}
+
+/** One variant: `concurrency` loops of the cycle for ctx.runMs; the commands of its last round go to `commands`. */
+function variant(ctx: Context, kind: Kind, setup: Setup, concurrency: number, commands: Record<string, unknown>): Variant {
+  return {
+    name: setup.name,
+    async run() {
+      const latencies = new Latencies();
+      let next = Math.floor(Math.random() * setup.sids.length);
+      let errors = 0;
+      const start = performance.now();
+      const m = await metered(ctx.meter, async () => {
         const deadline = start + ctx.runMs;
         const loop = async () => {
           while (performance.now() < deadline) {
-            const sid = sids[next++ % sids.length];
+            const sid = setup.sids[next++ % setup.sids.length];
             const t0 = performance.now();
             try {
-              await cycle(kind, store, sid);
+              await cycle(kind, setup.store, sid);
             } catch {
               errors++;
             }
             latencies.push(performance.now() - t0);
           }
         };
-        await Promise.all(Array.from({ length: CONCURRENCY }, loop));
-        const elapsed = performance.now() - start;
-        if (errors) throw new Error(`${name} ${kind}: ${errors} cycles failed`);
-        const [p50, p99] = latencies.percentiles(50, 99);
-        return { cyclesPerSecond: (latencies.count / elapsed) * 1000, p50, p99 };
-      },
-    });
+        await Promise.all(Array.from({ length: concurrency }, loop));
+        return { count: latencies.count };
+      });
+      const elapsed = performance.now() - start;
+      if (errors) throw new Error(`${setup.name} ${kind}: ${errors} cycles failed`);
+      commands[setup.name] = m.commands;
+      const [p50, p99] = latencies.percentiles(50, 99);
+      return { cyclesPerSecond: (latencies.count / elapsed) * 1000, p50, p99, redisCpu: m.redisCpu, nodeCpu: m.nodeCpu, commandsPerOp: m.commandsPerOp };
+    },
+  };
+}
 
-    const metrics = [
-      { key: 'cyclesPerSecond', label: 'cycles/s', unit: '/s', better: 'higher' as const },
-      { key: 'p50', label: 'p50', unit: 'ms', better: 'lower' as const },
-      { key: 'p99', label: 'p99', unit: 'ms', better: 'lower' as const },
-    ];
-    const cases: Case[] = [
-      {
-        id: 'store-cycle/read-mostly',
-        title: `Store cycle, read-mostly (get + touch), ${CONCURRENCY} concurrent, ${count} sessions`,
-        metrics,
-        variants: setups.map((s) => variant('read', s)),
-        targets: [{ metric: 'cyclesPerSecond', against: CONNECT_REDIS, op: '>=', ratio: 1.5, text: '>= 1.5x cycles/s' }],
-      },
-      {
-        id: 'store-cycle/write',
-        title: `Store cycle, write (get + change one key + set), ${CONCURRENCY} concurrent, ${count} sessions`,
-        metrics,
-        variants: setups.map((s) => variant('write', s)),
-        targets: [{ metric: 'cyclesPerSecond', against: CONNECT_REDIS, op: '>=', ratio: 1.0, text: '>= 1.0x cycles/s' }],
-      },
-    ];
+function cases(ctx: Context, setups: Setup[], concurrency: number, idPrefix: string, count: number, targets: boolean): Case[] {
+  const read: Record<string, unknown> = {};
+  const write: Record<string, unknown> = {};
+  return [
+    {
+      id: `${idPrefix}/read-mostly`,
+      title: `Store cycle, read-mostly (get + touch), ${concurrency} concurrent, ${count} sessions`,
+      metrics: CYCLE_METRICS,
+      variants: setups.map((s) => variant(ctx, 'read', s, concurrency, read)),
+      targets: targets
+        ? [
+            { metric: 'cyclesPerSecond', against: CONNECT_REDIS, op: '>=', ratio: 1.5, text: '>= 1.5x cycles/s' },
+            { metric: 'redisCpu', against: CONNECT_REDIS_10, op: '<=', ratio: 1.0, text: "Redis CPU <= connect-redis 10's" },
+            { metric: 'nodeCpu', against: CONNECT_REDIS, op: '<=', ratio: 1.0, text: "Node CPU <= connect-redis 8.1's" },
+          ]
+        : [],
+      notes: () => ({ commandsPerCycle: read }),
+    },
+    {
+      id: `${idPrefix}/write`,
+      title: `Store cycle, write (get + change one key + set), ${concurrency} concurrent, ${count} sessions`,
+      metrics: CYCLE_METRICS,
+      variants: setups.map((s) => variant(ctx, 'write', s, concurrency, write)),
+      targets: targets
+        ? [
+            { metric: 'cyclesPerSecond', against: CONNECT_REDIS_10, op: '>=', ratio: 1.0, text: '>= 1.0x cycles/s of connect-redis 10' },
+            { metric: 'cyclesPerSecond', against: CONNECT_REDIS, op: '>=', ratio: 0.9, text: '>= 0.9x cycles/s of connect-redis 8.1' },
+            { metric: 'redisCpu', against: CONNECT_REDIS, op: '<=', ratio: 1.0, text: "Redis CPU <= connect-redis 8.1's" },
+            { metric: 'nodeCpu', against: CONNECT_REDIS, op: '<=', ratio: 1.0, text: "Node CPU <= connect-redis 8.1's" },
+          ]
+        : [],
+      notes: () => ({ commandsPerCycle: write }),
+    },
+  ];
+}
+
+export const storeCycle: Benchmark = {
+  name: 'store-cycle',
+  async setup(ctx: Context) {
+    const count = ctx.quick ? 1_000 : 10_000;
+    const setups = await Promise.all([OURS, CONNECT_REDIS, CONNECT_REDIS_10].map((name) => setUp(ctx, name, name as AnyStoreName, count)));
+    // Ours on node-redis joins the table once the store accepts a node-redis client (issue 13).
+    try {
+      setups.push(await setUp(ctx, OURS_NODE_REDIS, OURS_NODE_REDIS, count));
+    } catch (err) {
+      ctx.log(`store-cycle: ${OURS_NODE_REDIS} left out: ${(err as Error).message}`);
+    }
+    ctx.log(`store-cycle: ${count} sessions in each store`);
+    return { cases: cases(ctx, setups, CONCURRENCY, 'store-cycle', count, true), close: async () => void (await Promise.all(setups.map((s) => s.close()))) };
+  },
+};
+
+export const AUTO = ' + autoPipelining';
+
+/** The client setting at 1, 10, 50 and 200 concurrent cycles (with --quick: 1 and 50). */
+export const pipelining: Benchmark = {
+  name: 'pipelining',
+  async setup(ctx: Context) {
+    const count = ctx.quick ? 1_000 : 10_000;
+    const setups = await Promise.all(
+      [
+        [OURS, false],
+        [OURS, true],
+        [CONNECT_REDIS, false],
+        [CONNECT_REDIS, true],
+      ].map(([name, auto]) => setUp(ctx, `${name}${auto ? AUTO : ''}`, name as AnyStoreName, count, auto as boolean)),
+    );
+    const levels = ctx.quick ? [1, 50] : [1, 10, 50, 200];
     return {
-      cases,
-      async close() {
-        await Promise.all(setups.map((s) => s.client.quit()));
-      },
+      cases: levels.flatMap((n) => cases(ctx, setups, n, `pipelining/${n}`, count, false)),
+      close: async () => void (await Promise.all(setups.map((s) => s.close()))),
     };
   },
 };
 
-async function cycle(kind: 'read' | 'write', store: session.Store, sid: string): Promise<void> {
+async function cycle(kind: Kind, store: session.Store, sid: string): Promise<void> {
   const sess = await loadAsExpressSession(store, sid);
   if (kind === 'write') sess.visits = ((sess.visits as number) ?? 0) + 1;
   // express-session's end of request: the cookie's touch, then save (modified) or store.touch (unmodified).

@@ -1,13 +1,23 @@
-/** The two stores under test, built the same way on the same ioredis, and the session data both get. */
+/**
+ * The stores under test and the session data all get: ours and connect-redis 8.1 on the same ioredis
+ * (connect-redis 8.1 is the last version that takes one), and today's connect-redis 10 on node-redis 6
+ * (installed under the npm alias `connect-redis-10`), as an anchor.
+ */
 import { LiveSessionStore } from '@live-session/core';
 import { RedisStore } from 'connect-redis';
+import { RedisStore as RedisStore10 } from 'connect-redis-10';
 import session from 'express-session';
 import { type Cluster, Redis } from 'ioredis';
 import { randomBytes } from 'node:crypto';
+import { createClient } from 'redis';
 
 export const OURS = 'live-session';
 export const CONNECT_REDIS = 'connect-redis';
+export const CONNECT_REDIS_10 = 'connect-redis 10 (node-redis)';
 export type StoreName = typeof OURS | typeof CONNECT_REDIS;
+/** This store on a node-redis client: measured once the store takes one (issue 13); skipped while it refuses it. */
+export const OURS_NODE_REDIS = 'live-session (node-redis)';
+export type AnyStoreName = StoreName | typeof CONNECT_REDIS_10 | typeof OURS_NODE_REDIS;
 
 export const DAY = 24 * 60 * 60 * 1000;
 
@@ -15,8 +25,38 @@ export function createStore(name: StoreName, client: Redis | Cluster, prefix: st
   return name === OURS ? new LiveSessionStore({ client, prefix }) : new RedisStore({ client, prefix });
 }
 
-export function newClient(url: string): Redis {
-  return new Redis(url, { lazyConnect: false, maxRetriesPerRequest: 1 });
+export function newClient(url: string, { autoPipelining = false } = {}): Redis {
+  return new Redis(url, { lazyConnect: false, maxRetriesPerRequest: 1, enableAutoPipelining: autoPipelining });
+}
+
+export interface OpenStore {
+  store: session.Store;
+  close(): Promise<unknown>;
+}
+
+/**
+ * Any of the three stores on its own new connection to `url`. node-redis is connected before the store
+ * is used (connect-redis 10 expects a connected client); `autoPipelining` is ioredis's `enableAutoPipelining`
+ * (node-redis always writes the commands of one tick together).
+ */
+export async function openStore(name: AnyStoreName, url: string, prefix: string, { autoPipelining = false } = {}): Promise<OpenStore> {
+  if (name === CONNECT_REDIS_10 || name === OURS_NODE_REDIS) {
+    const client = createClient({ url });
+    client.on('error', () => undefined); // a failed command rejects; the run then fails on it
+    await client.connect();
+    try {
+      const store =
+        name === CONNECT_REDIS_10
+          ? new RedisStore10({ client, prefix })
+          : new LiveSessionStore({ client: client as unknown as ConstructorParameters<typeof LiveSessionStore>[0]['client'], prefix });
+      return { store, close: () => client.close() };
+    } catch (err) {
+      await client.close();
+      throw err;
+    }
+  }
+  const client = newClient(url, { autoPipelining });
+  return { store: createStore(name, client, prefix), close: () => client.quit() };
 }
 
 /** A cookie as express-session creates it for `cookie: { maxAge: DAY }`. */

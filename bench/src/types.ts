@@ -1,5 +1,6 @@
 /** The shape every benchmark shares: cases, each run by several variants (ours first, then the anchors). */
 import type { TestRedis } from '@live-session/test-support';
+import type { RedisMeter } from './meter';
 
 export interface Context {
   redis: TestRedis;
@@ -7,6 +8,8 @@ export interface Context {
   quick: boolean;
   /** How long one timed run lasts, ms. */
   runMs: number;
+  /** Redis's CPU and command counters (one connection of its own). */
+  meter: RedisMeter;
   log(message: string): void;
 }
 

@@ -12,9 +12,15 @@ const EXPECTED_CASES = [
   'store-cycle/write',
   'user-index/read-mostly',
   'user-index/write',
+  'pipelining/1/read-mostly',
+  'pipelining/1/write',
+  'pipelining/50/read-mostly',
+  'pipelining/50/write',
   'ceiling/read',
+  'ceiling/write-script',
   'ceiling/write',
   'ceiling/write-nothing',
+  'decode/small-session',
   'http/read-mostly',
   'http/write',
   'memory/small',
@@ -22,6 +28,8 @@ const EXPECTED_CASES = [
   'lost-updates',
   'fanout/sequential',
   'fanout/20-writers',
+  'fanout-procs/sequential',
+  'fanout-procs/20-writers',
   'fanout-4/redis-messages',
   'fanout-cluster/redis-messages',
 ];
@@ -36,6 +44,7 @@ interface Output {
     anchors: string[];
     metrics: { key: string; values: Record<string, { median: number; rounds: number[] }>; ratios: Record<string, number> }[];
     targets: { met: boolean; ratio: number }[];
+    notes?: Record<string, unknown>;
   }[];
   skipped: { name: string }[];
 }
@@ -77,7 +86,13 @@ test('every benchmark runs with --quick and reports finite positive figures', as
       }
       for (const target of r.targets) expect(typeof target.met).toBe('boolean');
     }
+    // Separate processes: every (write, socket) pair delivered once, to a socket of its session.
+    for (const id of ['fanout-procs/sequential', 'fanout-procs/20-writers']) {
+      const checks = result.results.find((r) => r.id === id)!.notes!.deliveryChecks as Record<string, { lost: number; duplicated: number; misrouted: number }>;
+      expect(Object.keys(checks)).toHaveLength(3);
+      for (const c of Object.values(checks)) expect([c.lost, c.duplicated, c.misrouted]).toEqual([0, 0, 0]);
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-}, 120_000);
+}, 600_000);
