@@ -1,8 +1,12 @@
-import type { RedisClient } from './scripts';
+import type { RedisClient } from './redis';
 
 /** Options of `new LiveSessionStore(options)`. */
 export interface LiveSessionStoreOptions {
-  /** The ioredis client (a `Redis`, or a `Cluster`); the store registers its Lua scripts on it. */
+  /**
+   * The Redis client: an ioredis `Redis` or `Cluster` (the store registers its Lua scripts on it),
+   * or a node-redis (`redis` >= 5) client from `createClient()` or `createCluster()`, connected
+   * by the app (`await client.connect()`).
+   */
   client: RedisClient;
   /**
    * Prefix of every session key; a session's change channel has the same name as its key.
@@ -30,7 +34,7 @@ export interface LiveSessionStoreOptions {
   /**
    * The command that publishes changes: "publish" (every subscriber of the deployment) or
    * "spublish" (sharded pub/sub, Redis 7: stays within the shard that owns the session's slot).
-   * @default "spublish" on an ioredis Cluster, "publish" otherwise
+   * @default "spublish" on a Cluster (either client), "publish" otherwise
    */
   publish?: 'publish' | 'spublish';
   /**
@@ -65,13 +69,11 @@ const DEFAULTS = {
   updateAttempts: 100,
 } as const;
 
-export function resolveOptions(options: LiveSessionStoreOptions): ResolvedOptions {
-  if (!options || typeof options.client?.defineCommand !== 'function') {
-    throw new TypeError('LiveSessionStore needs an ioredis client: new LiveSessionStore({ client: new Redis() })');
-  }
+/** `isCluster`: what the client is (the seam told it apart: redis/index.ts). */
+export function resolveOptions(options: LiveSessionStoreOptions, isCluster: boolean): ResolvedOptions {
   const resolved: ResolvedOptions = {
     ...DEFAULTS,
-    publish: options.client.isCluster ? 'spublish' : 'publish',
+    publish: isCluster ? 'spublish' : 'publish',
     ...stripUndefined(options),
     client: options.client,
   };

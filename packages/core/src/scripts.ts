@@ -1,36 +1,23 @@
-/** The Lua scripts (lua/*.lua), registered on the client with ioredis `defineCommand` (sent as EVALSHA). */
+/** The Lua scripts (lua/*.lua), each run on one session key through the seam (redis/client.ts). */
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Cluster, Redis } from 'ioredis';
-import type { DestroyReason } from './message';
-
-export type RedisClient = Redis | Cluster;
+import type { Script } from './redis';
 
 /** lua/ sits beside both src/ (tests) and dist/ (the published package). */
 function lua(name: string): string {
   return readFileSync(join(__dirname, '..', 'lua', `${name}.lua`), 'utf8');
 }
 
+function script(name: string, source: string): Script {
+  return { name, source, sha: createHash('sha1').update(source).digest('hex') };
+}
+
 /** Both scripts that return a session build it with lua/session-document.lua. */
-const SCRIPTS = {
-  liveSessionGet: lua('session-document') + lua('get'),
-  liveSessionWrite: lua('session-document') + lua('write'),
-  liveSessionDestroy: lua('destroy'),
+export const SCRIPTS = {
+  /** KEYS[1] the session; ARGV: nothing for the session document, or 'fields'. */
+  get: script('liveSessionGet', lua('session-document') + lua('get')),
+  write: script('liveSessionWrite', lua('session-document') + lua('write')),
+  /** ARGV: publish command, reason. */
+  destroy: script('liveSessionDestroy', lua('destroy')),
 } as const;
-
-type Reply = unknown;
-
-/** The commands `defineCommand` adds, each taking the session key and then its ARGV. */
-export interface ScriptCommands {
-  /** Without `format`, the session document (lua/session-document.lua). */
-  liveSessionGet(key: string, format?: 'fields'): Promise<Reply>;
-  liveSessionWrite(key: string, ...args: (string | number)[]): Promise<Reply>;
-  liveSessionDestroy(key: string, publish: string, reason: DestroyReason): Promise<Reply>;
-}
-
-export function defineScripts(client: RedisClient): ScriptCommands {
-  for (const [name, source] of Object.entries(SCRIPTS)) {
-    client.defineCommand(name, { numberOfKeys: 1, lua: source });
-  }
-  return client as unknown as ScriptCommands;
-}

@@ -23,8 +23,9 @@ import {
   type SessionRecord,
 } from './fields';
 import { type LiveSessionStoreOptions, type ResolvedOptions, resolveOptions } from './options';
-import { pipelinePerKey, scanKeys } from './keyspace';
-import { defineScripts, type RedisClient, type ScriptCommands } from './scripts';
+import { scanKeys } from './keyspace';
+import { connectionOf, type RedisClient, type RedisConnection } from './redis';
+import { SCRIPTS } from './scripts';
 
 type SessionData = session.SessionData;
 
@@ -50,11 +51,15 @@ type GetReply = string | null;
 type WriteResult = { status: 'ok'; loaded?: LoadedSession } | { status: 'gone' } | { status: 'conflict' };
 
 const MAX_SID_LENGTH = 512;
+const NO_ARGS: readonly string[] = [];
+const FIELDS_ARGS: readonly string[] = ['fields'];
 
 export class LiveSessionStore extends session.Store {
   readonly options: Readonly<ResolvedOptions>;
+  /** The client the app gave. */
   readonly client: RedisClient;
-  private readonly scripts: ScriptCommands;
+  /** What the store (and @live-session/socket.io) ask of that client, whichever library it is. */
+  readonly redis: RedisConnection;
   private readonly deadlines: Deadlines;
   /**
    * What a request loaded, kept on the request under this symbol (express-session's Session carries
@@ -67,9 +72,10 @@ export class LiveSessionStore extends session.Store {
 
   constructor(options: LiveSessionStoreOptions) {
     super();
-    this.options = resolveOptions(options);
+    if (!options || typeof options !== 'object') throw new TypeError('new LiveSessionStore(options) needs { client }');
+    this.redis = connectionOf(options.client);
+    this.options = resolveOptions(options, this.redis.isCluster);
     this.client = this.options.client;
-    this.scripts = defineScripts(this.client);
     const { timeout } = this.options;
     this.deadlines = new Deadlines(timeout, {
       timedOut: (what) =>
@@ -171,18 +177,11 @@ export class LiveSessionStore extends session.Store {
    */
   async getSessionStates(sids: readonly string[]): Promise<Map<string, SessionState | null>> {
     const keys = sids.map((sid) => this.keyOf(sid));
-    let replies: unknown[];
-    if (this.client.isCluster) {
-      replies = await this.call('get', () => Promise.all(keys.map((key) => this.scripts.liveSessionGet(key))));
-    } else {
-      const pipeline = this.client.pipeline();
-      for (const key of keys) (pipeline as unknown as ScriptCommands).liveSessionGet(key);
-      const results = (await this.call('get', () => pipeline.exec())) ?? [];
-      replies = results.map(([err, reply]) => {
-        if (err) throw redisError('get', err);
-        return reply;
-      });
-    }
+    const results = await this.call('get', () => this.redis.batch(keys.map((key) => ({ key, script: SCRIPTS.get, args: NO_ARGS }))));
+    const replies = results.map(([err, reply]) => {
+      if (err) throw redisError('get', err);
+      return reply;
+    });
     const loaded = await Promise.all(sids.map((sid, i) => this.decode(sid, replies[i] as GetReply)));
     return new Map(sids.map((sid, i) => [sid, loaded[i] && toState(loaded[i])]));
   }
@@ -253,8 +252,8 @@ export class LiveSessionStore extends session.Store {
     } catch (err) {
       return Promise.reject(err);
     }
-    const fetch = format === 'document' ? () => this.scripts.liveSessionGet(key) : () => this.scripts.liveSessionGet(key, format);
-    return this.call('get', fetch as () => Promise<GetReply>, (reply) => {
+    const args = format === 'document' ? NO_ARGS : FIELDS_ARGS;
+    return this.call('get', () => this.redis.script(SCRIPTS.get, key, args) as Promise<GetReply>, (reply) => {
       if (format === 'document') return this.decode(sid, reply);
       return reply === null ? null : decodeSessionFields(sid, reply);
     });
@@ -357,7 +356,7 @@ export class LiveSessionStore extends session.Store {
 
   private async remove(sid: string, reason: DestroyReason): Promise<boolean> {
     const key = this.keyOf(sid);
-    const deleted = await this.call('destroy', () => this.scripts.liveSessionDestroy(key, this.options.publish, reason));
+    const deleted = await this.call('destroy', () => this.redis.script(SCRIPTS.destroy, key, [this.options.publish, reason]));
     return deleted === 1;
   }
 
@@ -375,7 +374,7 @@ export class LiveSessionStore extends session.Store {
     const args: string[] = expect ? [header, expect.field, expect.value] : [header];
     for (const [field, stored] of set) args.push(field, stored);
     args.push(...del);
-    const reply = (await this.call('write', () => this.scripts.liveSessionWrite(key, ...args))) as [string, number, string?];
+    const reply = (await this.call('write', () => this.redis.script(SCRIPTS.write, key, args))) as [string, number, string?];
     switch (reply[0]) {
       case 'ok':
         return { status: 'ok', loaded: wantSession ? ((await this.decode(sid, reply[2]!)) ?? undefined) : undefined };
@@ -401,12 +400,17 @@ export class LiveSessionStore extends session.Store {
   private async readAll(): Promise<Record<string, SessionData>> {
     const keys = await this.keys();
     const result: Record<string, SessionData> = {};
-    const replies = await this.call('all', () => pipelinePerKey(this.client, keys, (pipeline, key) => pipeline.hgetall(key).pttl(key)));
+    const replies = await this.call('all', () =>
+      this.redis.batch(keys.flatMap((key) => [
+        { key, args: ['HGETALL', key] },
+        { key, args: ['PTTL', key] },
+      ])),
+    );
     keys.forEach((key, i) => {
       const [hashErr, hash] = replies[2 * i];
       const [, pttl] = replies[2 * i + 1];
       if (hashErr) throw redisError('all', hashErr);
-      const flat = Object.entries(hash as Record<string, string>).flat();
+      const flat = flatPairs(hash);
       if (flat.length === 0) return; // expired between SCAN and read
       const sid = key.slice(this.options.prefix.length);
       Object.defineProperty(result, sid, { value: decodeSession(sid, flat, pttl as number).data, enumerable: true, writable: true, configurable: true });
@@ -417,7 +421,7 @@ export class LiveSessionStore extends session.Store {
   private async removeAll(): Promise<void> {
     const keys = await this.keys();
     const replies = await this.call('clear', () =>
-      pipelinePerKey(this.client, keys, (pipeline, key) => (pipeline as unknown as ScriptCommands).liveSessionDestroy(key, this.options.publish, 'revoked')),
+      this.redis.batch(keys.map((key) => ({ key, script: SCRIPTS.destroy, args: [this.options.publish, 'revoked'] }))),
     );
     const failed = replies.find(([err]) => err);
     if (failed) throw redisError('clear', failed[0]);
@@ -425,7 +429,7 @@ export class LiveSessionStore extends session.Store {
 
   /** Every session key under the prefix. */
   private keys(): Promise<string[]> {
-    return this.call('scan', () => scanKeys(this.client, this.options.prefix, this.options.scanCount));
+    return this.call('scan', () => scanKeys(this.redis, this.options.prefix, this.options.scanCount));
   }
 
   private expiryOf(cookie: unknown): CookieExpiry {
@@ -454,7 +458,14 @@ export class LiveSessionStore extends session.Store {
 
 }
 
-/** The store rejects with LiveSessionError only: an ioredis error becomes its `cause`. */
+/** HGETALL's reply as [field, value, ...]: a flat array (RESP2), or a map (RESP3 on node-redis). */
+function flatPairs(reply: unknown): string[] {
+  if (Array.isArray(reply)) return reply.map(String);
+  if (reply instanceof Map) return [...reply].flat().map(String);
+  return Object.entries((reply ?? {}) as Record<string, unknown>).flat().map(String);
+}
+
+/** The store rejects with LiveSessionError only: the client's error becomes its `cause`. */
 function redisError(what: string, err: unknown): LiveSessionError {
   if (err instanceof LiveSessionError) return err;
   const message = err instanceof Error ? err.message : String(err);

@@ -1,29 +1,20 @@
 /**
- * The Store contract, as a suite fed by a factory so the same tests run against a standalone
- * Redis (store-contract.test.ts) and a Redis Cluster (store-contract.cluster.test.ts). Every
- * command the suite sends itself names one key, so it also works through an ioredis Cluster.
+ * The Store contract, as a suite fed by a factory so the same tests run against every client
+ * (ioredis, node-redis: test-support's createTestClient) on a standalone Redis
+ * (store-contract.test.ts) and a Redis Cluster (store-contract.cluster.test.ts). Every command
+ * the suite sends itself names one key, so it also works through a Cluster client.
  */
-import { waitFor } from '@live-session/test-support';
-import type { Redis } from 'ioredis';
-import { LiveSessionStore, type RedisClient } from '../src';
+import { type TestClient, waitFor } from '@live-session/test-support';
+import { LiveSessionStore } from '../src';
 import { cookieJson, expressCookie, hashOf } from './helpers';
 
-/** A connection receiving the store's change messages, as a consumer would subscribe. */
-export interface ContractSubscriber {
-  /** SUBSCRIBE (or SSUBSCRIBE, for sharded pub/sub) to one channel; resolves once Redis confirmed. */
-  subscribe(channel: string): Promise<unknown>;
-  close(): void;
-}
-
 export interface ContractTarget {
-  /** The ioredis client (Redis or Cluster) the store and the suite use. */
-  client: RedisClient;
-  /** What the factory started; closed after the suite. */
-  redis: { close(): Promise<void> };
-  /** Opens a subscriber that calls `onMessage` for every message on its channels. */
-  subscriber(onMessage: (channel: string, message: string) => void): Promise<ContractSubscriber>;
-  /** Where a key lives ("host:port" of its master) and how many masters there are: a Cluster only. */
-  shards?: { count: number; of(key: string): Promise<string> };
+  /** The client the store and the suite use, and how the suite looks at Redis through it. */
+  client: TestClient;
+  /** Closes what the factory opened, after the suite. */
+  close(): Promise<void>;
+  /** How many masters: a Cluster only (the suite checks sessions land on every one). */
+  masters?: number;
 }
 
 type Dict = Record<string, unknown>;
@@ -35,20 +26,21 @@ const HOUR = 60 * 60 * 1000;
 export function storeContractSuite(name: string, factory: () => Promise<ContractTarget>, { prefix = 'contract[a]:' } = {}): void {
   describe(`Store contract (${name})`, () => {
     let target: ContractTarget;
-    let client: Redis; // typed for the single-key commands the suite sends
+    let client: TestClient;
     let store: LiveSessionStore;
     let sidCounter = 0;
     const newSid = () => `sid-${process.pid}-${++sidCounter}`;
     const keyOf = (sid: string) => prefix + sid;
-    const pttl = (sid: string) => client.pttl(keyOf(sid));
+    const pttl = async (sid: string) => Number(await client.command(keyOf(sid), 'PTTL', keyOf(sid)));
+    const exists = async (key: string) => Number(await client.command(key, 'EXISTS', key));
 
     beforeAll(async () => {
       target = await factory();
-      client = target.client as Redis;
-      store = new LiveSessionStore({ client: target.client, prefix, lifetime: 2 * HOUR });
+      client = target.client;
+      store = new LiveSessionStore({ client: client.client, prefix, lifetime: 2 * HOUR });
     });
     afterAll(async () => {
-      await target?.redis.close();
+      await target?.close();
     });
     beforeEach(async () => {
       await store.clear();
@@ -127,7 +119,7 @@ export function storeContractSuite(name: string, factory: () => Promise<Contract
         const all = await new Promise<Dict>((resolve, reject) => store.all((err, value) => (err ? reject(err) : resolve(value as Dict))));
         expect(Object.keys(all)).toEqual([sid]);
         await new Promise<void>((resolve, reject) => store.destroy(sid, (err) => (err ? reject(err) : resolve())));
-        expect(await client.exists(keyOf(sid))).toBe(0);
+        expect(await exists(keyOf(sid))).toBe(0);
         await new Promise<void>((resolve, reject) => store.clear((err) => (err ? reject(err) : resolve())));
       });
     });
@@ -144,7 +136,7 @@ export function storeContractSuite(name: string, factory: () => Promise<Contract
       });
 
       it('takes the TTL from the lifetime option when the cookie has no expiry, or there is no cookie', async () => {
-        const lifetimeStore = new LiveSessionStore({ client: target.client, prefix, lifetime: 123_456_000 });
+        const lifetimeStore = new LiveSessionStore({ client: client.client, prefix, lifetime: 123_456_000 });
         const sid1 = newSid();
         await lifetimeStore.set(sid1, { cookie: cookieJson(null), n: 1 } as never);
         const ttl1 = await pttl(sid1);
@@ -169,7 +161,7 @@ export function storeContractSuite(name: string, factory: () => Promise<Contract
         // A browser-session cookie is refreshed to the lifetime.
         const sid2 = newSid();
         await store.set(sid2, { cookie: cookieJson(null), n: 1 } as never);
-        await client.pexpire(keyOf(sid2), 60_000);
+        await client.command(keyOf(sid2), 'PEXPIRE', keyOf(sid2), 60_000);
         await store.get(sid2);
         expect(await pttl(sid2)).toBeGreaterThan(2 * HOUR - EXPIRY_TOLERANCE);
       });
@@ -201,21 +193,21 @@ export function storeContractSuite(name: string, factory: () => Promise<Contract
       it('touch never re-creates a missing session', async () => {
         const sid = newSid();
         await store.touch(sid, { cookie: cookieJson(HOUR), n: 1 } as never);
-        expect(await client.exists(keyOf(sid))).toBe(0);
+        expect(await exists(keyOf(sid))).toBe(0);
       });
 
       it('a set whose cookie has already expired deletes the session', async () => {
         const sid = newSid();
         await store.set(sid, { cookie: cookieJson(HOUR), n: 1 } as never);
-        expect(await client.exists(keyOf(sid))).toBe(1);
+        expect(await exists(keyOf(sid))).toBe(1);
         await store.set(sid, { cookie: { ...cookieJson(HOUR), expires: new Date(Date.now() - 1000).toISOString() }, n: 2 } as never);
-        expect(await client.exists(keyOf(sid))).toBe(0);
+        expect(await exists(keyOf(sid))).toBe(0);
         expect(await store.get(sid)).toBeNull();
 
         // ... and never creates one.
         const sid2 = newSid();
         await store.set(sid2, { cookie: { ...cookieJson(HOUR), expires: new Date(Date.now() - 1000).toISOString() }, n: 3 } as never);
-        expect(await client.exists(keyOf(sid2))).toBe(0);
+        expect(await exists(keyOf(sid2))).toBe(0);
       });
     });
 
@@ -226,7 +218,7 @@ export function storeContractSuite(name: string, factory: () => Promise<Contract
         await store.set(b, { cookie: cookieJson(HOUR), n: 2 } as never);
         await store.destroy(a);
         expect(await store.get(a)).toBeNull();
-        expect(await client.exists(keyOf(a))).toBe(0);
+        expect(await exists(keyOf(a))).toBe(0);
         expect(((await store.get(b)) as unknown as Dict).n).toBe(2);
         await expect(store.destroy(a)).resolves.toBeUndefined(); // destroying again is fine
       });
@@ -244,18 +236,18 @@ export function storeContractSuite(name: string, factory: () => Promise<Contract
 
       async function putDecoys(): Promise<void> {
         for (const [key, type] of Object.entries(decoys)) {
-          if (type === 'hash') await client.hset(key, 'cookie', '{"m":1}', 'user', '"decoy"');
-          else await client.set(key, 'decoy');
+          if (type === 'hash') await client.command(key, 'HSET', key, 'cookie', '{"m":1}', 'user', '"decoy"');
+          else await client.command(key, 'SET', key, 'decoy');
         }
       }
       async function expectDecoysIntact(): Promise<void> {
         for (const [key, type] of Object.entries(decoys)) {
           if (type === 'hash') expect({ key, hash: { ...(await hashOf(client, key)) } }).toEqual({ key, hash: { cookie: '{"m":1}', user: '"decoy"' } });
-          else expect({ key, value: await client.get(key) }).toEqual({ key, value: 'decoy' });
+          else expect({ key, value: await client.command(key, 'GET', key) }).toEqual({ key, value: 'decoy' });
         }
       }
       afterEach(async () => {
-        for (const key of Object.keys(decoys)) await client.del(key);
+        for (const key of Object.keys(decoys)) await client.command(key, 'DEL', key);
       });
 
       it('lists and counts only our sessions, and clear removes only them', async () => {
@@ -271,7 +263,7 @@ export function storeContractSuite(name: string, factory: () => Promise<Contract
 
         await store.clear();
         expect(await store.length()).toBe(0);
-        for (const sid of sids) expect(await client.exists(keyOf(sid))).toBe(0);
+        for (const sid of sids) expect(await exists(keyOf(sid))).toBe(0);
         await expectDecoysIntact();
       });
 
@@ -293,13 +285,14 @@ export function storeContractSuite(name: string, factory: () => Promise<Contract
     describe('change messages', () => {
       it('publishes every change and destroy on the channel named like the key, for sessions on every shard', async () => {
         const received = new Map<string, string[]>();
-        const subscriber = await target.subscriber((channel, message) => received.set(channel, [...(received.get(channel) ?? []), message]));
+        // The default publish command: SPUBLISH on a Cluster (consumers SSUBSCRIBE), else PUBLISH.
+        const subscriber = await client.subscriber(client.isCluster, (channel, message) => received.set(channel, [...(received.get(channel) ?? []), message]));
         try {
           const sids = Array.from({ length: 12 }, () => newSid());
-          if (target.shards) {
+          if (target.masters) {
             // On a Cluster the sids must land on every master, or this proves nothing.
-            const shards = new Set(await Promise.all(sids.map((sid) => target.shards!.of(keyOf(sid)))));
-            expect(shards.size).toBe(target.shards.count);
+            const shards = new Set(await Promise.all(sids.map((sid) => client.masterOf(keyOf(sid)))));
+            expect(shards.size).toBe(target.masters);
           }
           for (const sid of sids) await subscriber.subscribe(keyOf(sid));
           for (const sid of sids) {
@@ -319,7 +312,7 @@ export function storeContractSuite(name: string, factory: () => Promise<Contract
             });
           }
         } finally {
-          subscriber.close();
+          await subscriber.close();
         }
       });
     });
@@ -338,18 +331,18 @@ export function storeContractSuite(name: string, factory: () => Promise<Contract
         };
         await store.set(sid, sess as never);
         const key = keyOf(sid);
-        expect(await client.call('OBJECT', 'ENCODING', key)).toBe('listpack');
+        expect(await client.command(key, 'OBJECT', 'ENCODING', key)).toBe('listpack');
 
         // connect-redis's layout: the whole session as one JSON string, with a TTL, under a key of the same length.
         const stringKey = `#${key.slice(1)}`;
-        await client.set(stringKey, JSON.stringify(sess), 'PX', 24 * HOUR);
+        await client.command(stringKey, 'SET', stringKey, JSON.stringify(sess), 'PX', 24 * HOUR);
         try {
-          const hashBytes = Number(await client.call('MEMORY', 'USAGE', key, 'SAMPLES', '0'));
-          const stringBytes = Number(await client.call('MEMORY', 'USAGE', stringKey, 'SAMPLES', '0'));
+          const hashBytes = Number(await client.command(key, 'MEMORY', 'USAGE', key, 'SAMPLES', '0'));
+          const stringBytes = Number(await client.command(stringKey, 'MEMORY', 'USAGE', stringKey, 'SAMPLES', '0'));
           expect(stringBytes).toBeGreaterThan(0);
           expect(hashBytes / stringBytes).toBeLessThanOrEqual(1.2);
         } finally {
-          await client.del(stringKey);
+          await client.command(stringKey, 'DEL', stringKey);
         }
       });
     });

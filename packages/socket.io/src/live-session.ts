@@ -91,7 +91,7 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
     this.nsp = 'of' in io ? io.of('/') : io;
     this.expose = options.expose;
     this.disconnectOnDestroy = options.disconnectOnDestroy ?? false;
-    this.subscriber = new ChannelSubscriber(this.store.client, this.store.options.publish, {
+    this.subscriber = new ChannelSubscriber(this.store.redis, this.store.options.publish, {
       message: (channel, message) => this.onMessage(channel, message),
       resubscribed: (channels) => void this.reloadAll(channels),
     });

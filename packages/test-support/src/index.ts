@@ -6,3 +6,4 @@ export { freePort } from './ports';
 export { waitFor } from './wait';
 export { CookieClient } from './http';
 export { startChild, type ChildServer } from './processes';
+export { createTestClient, CLIENT_KINDS, type ClientKind, type TestClient, type TestClientOptions, type Where, type AnyTestClient } from './clients';
