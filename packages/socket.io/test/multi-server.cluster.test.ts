@@ -39,6 +39,9 @@ for (const kind of CLIENT_KINDS) {
         count: MASTERS,
         of: async (key) => admin.slots[Number(await admin.cluster('KEYSLOT', key))][0],
       },
+      hget: (key, field) => admin.hget(key, field),
+      hset: (key, ...fieldsAndValues) => admin.hset(key, ...fieldsAndValues),
+      cutSubscribers: async () => void (await Promise.all(admin.nodes('master').map((node) => node.call('CLIENT', 'KILL', 'TYPE', 'pubsub')))),
       close: async () => undefined, // the deployment is closed with the file
     };
   });

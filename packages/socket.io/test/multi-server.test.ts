@@ -25,6 +25,9 @@ for (const kind of CLIENT_KINDS) {
         classic: (await admin.pubsub('CHANNELS', 'live_session:*')) as string[],
         sharded: (await admin.call('PUBSUB', 'SHARDCHANNELS', 'live_session:*')) as string[],
       }),
+      hget: (key, field) => admin.hget(key, field),
+      hset: (key, ...fieldsAndValues) => admin.hset(key, ...fieldsAndValues),
+      cutSubscribers: async () => void (await admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub')),
       close: async () => undefined, // the deployment is closed with the file
     };
   });
