@@ -5,8 +5,8 @@
  * the suite sends itself names one key, so it also works through a Cluster client.
  */
 import { type TestClient, waitFor } from '@live-session/test-support';
-import { LiveSessionStore } from '../src';
-import { cookieJson, expressCookie, hashOf } from './helpers';
+import { isWrongType, LiveSessionError, LiveSessionStore } from '../src';
+import { cookieJson, expressCookie, hashOf, rejectionOf } from './helpers';
 
 export interface ContractTarget {
   /** The client the store and the suite use, and how the suite looks at Redis through it. */
@@ -314,6 +314,33 @@ export function storeContractSuite(name: string, factory: () => Promise<Contract
         } finally {
           await subscriber.close();
         }
+      });
+    });
+
+    describe('the client', () => {
+      it('runs its scripts again after Redis forgot them (SCRIPT FLUSH, as after a restart or on a new node)', async () => {
+        const sid = newSid();
+        await store.set(sid, { cookie: cookieJson(HOUR), n: 1 } as never);
+        await client.onEveryMaster('SCRIPT', 'FLUSH');
+        expect(((await store.get(sid)) as unknown as Dict).n).toBe(1);
+        await client.onEveryMaster('SCRIPT', 'FLUSH');
+        await store.putSession(sid, 'n', 2);
+        await client.onEveryMaster('SCRIPT', 'FLUSH');
+        expect((await store.getSessionStates([sid, newSid()])).get(sid)?.session).toMatchObject({ n: 2 });
+      });
+
+      it('reports a key of another type under the prefix as ERR_LIVE_SESSION_REDIS whose cause is WRONGTYPE, and leaves it', async () => {
+        const sid = newSid();
+        await client.command(keyOf(sid), 'SET', keyOf(sid), 'not a session');
+        for (const call of [() => store.get(sid), () => store.putSession(sid, 'n', 1), () => store.destroy(sid)]) {
+          const error = await rejectionOf(call());
+          expect(error).toBeInstanceOf(LiveSessionError);
+          expect(error.code).toBe('ERR_LIVE_SESSION_REDIS');
+          expect(isWrongType(error)).toBe(true);
+        }
+        expect(isWrongType(await rejectionOf(store.get('')))).toBe(false);
+        expect(await client.command(keyOf(sid), 'GET', keyOf(sid))).toBe('not a session');
+        await client.command(keyOf(sid), 'DEL', keyOf(sid));
       });
     });
 
