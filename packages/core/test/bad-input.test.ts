@@ -1,6 +1,7 @@
 /** Bad input gives a clear error, loses nothing and never crashes the app: through either client. */
 import { CLIENT_KINDS, createTestClient, startRedis, type TestClient, type TestRedis, waitFor } from '@live-session/test-support';
 import type { Redis } from 'ioredis';
+import { createSentinel } from 'redis';
 import { LiveSessionError, LiveSessionStore } from '../src';
 import { cookieJson, hashOf, rejectionOf, Resources, startApp, type TestApp } from './helpers';
 
@@ -305,6 +306,9 @@ describe.each(CLIENT_KINDS)('through %s', (kind) => {
         expect(() => new LiveSessionStore({ client } as never)).toThrow(TypeError);
         expect(() => new LiveSessionStore({ client } as never)).toThrow(/ioredis \(>= 5\.4\) Redis or Cluster, or a node-redis \(redis >= 5\) client/);
       }
+      // node-redis's Sentinel client: not taken (its pub/sub connection's reconnects cannot be followed).
+      const sentinel = createSentinel({ name: 'unused', sentinelRootNodes: [{ host: '127.0.0.1', port: 1 }] });
+      expect(() => new LiveSessionStore({ client: sentinel as never })).toThrow(/node-redis Sentinel client .* pass an ioredis client/);
     });
 
     it.each([

@@ -27,8 +27,14 @@ function wrap(client: Record<string, unknown>): RedisConnection {
   if (typeof client.defineCommand === 'function' && typeof client.pipeline === 'function') return new IoRedisConnection(client as unknown as Redis | Cluster);
   if (typeof client.sendCommand === 'function' && typeof client.sSubscribe === 'function') {
     if (typeof client.nodeClient === 'function') return new NodeRedisConnection({ kind: 'cluster', client: client as unknown as NodeRedisCluster });
-    // A Sentinel client (createSentinel) or a pool (createClientPool) has acquire(): not supported.
     if (typeof client.acquire !== 'function') return new NodeRedisConnection({ kind: 'client', client: client as unknown as NodeRedisClient });
+    // A Sentinel client (createSentinel) or a pool (createClientPool) has acquire(). node-redis's
+    // Sentinel does pub/sub, but never tells when its pub/sub connection reconnected or moved to a
+    // new master, so the sockets' sessions could not be reloaded then.
+    throw new TypeError(
+      `LiveSessionStore does not take a node-redis Sentinel client (createSentinel) or pool (createClientPool): ` +
+        `for Sentinel pass an ioredis client (new Redis({ sentinels, name })). It takes ${SUPPORTED_CLIENTS}`,
+    );
   }
   throw unsupported(client);
 }
