@@ -74,6 +74,7 @@ export class LiveSessionStore extends session.Store {
     super();
     if (!options || typeof options !== 'object') throw new TypeError('new LiveSessionStore(options) needs { client }');
     this.redis = connectionOf(options.client);
+    this.redis.define(Object.values(SCRIPTS));
     this.options = resolveOptions(options, this.redis.isCluster);
     this.client = this.options.client;
     const { timeout } = this.options;

@@ -37,7 +37,8 @@ export function storeContractSuite(name: string, factory: () => Promise<Contract
     beforeAll(async () => {
       target = await factory();
       client = target.client;
-      store = new LiveSessionStore({ client: client.client, prefix, lifetime: 2 * HOUR });
+      // A generous timeout: 1,000 concurrent writes on a loaded 2-core machine; timeouts are tested elsewhere.
+      store = new LiveSessionStore({ client: client.client, prefix, lifetime: 2 * HOUR, timeout: 15_000 });
     });
     afterAll(async () => {
       await target?.close();

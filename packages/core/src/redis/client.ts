@@ -50,9 +50,15 @@ export interface SubscriberConnection {
 export interface RedisConnection {
   readonly library: 'ioredis' | 'node-redis';
   readonly isCluster: boolean;
+  /** Makes the scripts known to the client up front (ioredis: defineCommand; node-redis: nothing to do). */
+  define(scripts: readonly Script[]): void;
   /** Runs a script of lua/ on `key` (EVALSHA; EVAL after NOSCRIPT). */
   script(script: Script, key: string, args: readonly (string | number)[]): Promise<unknown>;
-  /** Any plain command naming one key, e.g. `command(key, ['ZADD', key, score, member])`. Raw reply (RESP2 shapes). */
+  /**
+   * Any plain command naming one key: `args` is the whole command, e.g. `command(key, ['ZADD', key,
+   * score, member])`; `key` routes it on a Cluster. The raw reply: with node-redis on RESP3 (its
+   * default from v6) map-shaped replies (HGETALL, ZRANGE ... WITHSCORES) differ from RESP2's flat arrays.
+   */
   command(key: string, args: readonly (string | number)[]): Promise<unknown>;
   /**
    * Sends every command at once and gives back each reply in order, never throwing for one

@@ -15,8 +15,12 @@ export class IoRedisConnection implements RedisConnection {
     this.isCluster = client.isCluster;
   }
 
+  define(scripts: readonly Script[]): void {
+    for (const script of scripts) this.defineOne(script);
+  }
+
   script(script: Script, key: string, args: readonly (string | number)[]): Promise<unknown> {
-    this.define(script);
+    this.defineOne(script);
     return (this.client as unknown as Record<string, ScriptCall>)[script.name](key, ...args);
   }
 
@@ -32,7 +36,7 @@ export class IoRedisConnection implements RedisConnection {
     await Promise.all(
       groups.map(async (indexes) => {
         // Defined before the pipeline is made: a pipeline copies the client's scripts when created.
-        for (const i of indexes) if ('script' in commands[i]) this.define((commands[i] as { script: Script }).script);
+        for (const i of indexes) if ('script' in commands[i]) this.defineOne((commands[i] as { script: Script }).script);
         const pipeline = this.client.pipeline();
         for (const i of indexes) this.queue(pipeline, commands[i]);
         const results = (await pipeline.exec()) ?? [];
@@ -72,7 +76,7 @@ export class IoRedisConnection implements RedisConnection {
     else pipeline.call(String(command.args[0]), ...command.args.slice(1));
   }
 
-  private define(script: Script): void {
+  private defineOne(script: Script): void {
     if (this.defined.has(script.name)) return;
     this.client.defineCommand(script.name, { numberOfKeys: 1, lua: script.source });
     this.defined.add(script.name);

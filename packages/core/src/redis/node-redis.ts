@@ -9,6 +9,11 @@ import { isNoScript } from './client';
 
 type Args = readonly (string | number)[];
 
+/** After a node is ready again: long enough for node-redis to have sent its own resubscriptions. */
+const CONFIRM_DELAY_MS = 10;
+/** Between tries while channels cannot be confirmed (the Cluster is still failing over). */
+const CONFIRM_RETRY_MS = 250;
+
 export class NodeRedisConnection implements RedisConnection {
   readonly library = 'node-redis';
   readonly isCluster: boolean;
@@ -24,6 +29,9 @@ export class NodeRedisConnection implements RedisConnection {
       this.send = (_key, args) => standalone.sendCommand(args);
     }
   }
+
+  /** EVALSHA, and EVAL after NOSCRIPT, need nothing up front (defineScript only works at createClient). */
+  define(): void {}
 
   script(script: Script, key: string, args: Args): Promise<unknown> {
     const tail = ['1', key, ...strings(args)];
@@ -95,18 +103,33 @@ function clusterSubscriber(cluster: NodeRedisCluster, sharded: boolean, events: 
   let disrupted = false;
   let confirming: NodeJS.Timeout | undefined;
   let closed = false;
+  const schedule = (ms: number) => {
+    if (!confirming && !closed) confirming = setTimeout(confirm, ms);
+  };
   const confirm = () => {
     confirming = undefined;
     if (closed || !disrupted) return;
     disrupted = false;
-    void Promise.allSettled([...own].map((channel) => subscribe(channel))).then(() => {
-      if (!closed) events.moved();
+    void Promise.allSettled([...own].map((channel) => subscribe(channel))).then((results) => {
+      if (closed) return;
+      // Not every channel could be confirmed (the Cluster is still failing over): try again.
+      if (results.some((result) => result.status === 'rejected')) {
+        disrupted = true;
+        schedule(CONFIRM_RETRY_MS);
+      } else {
+        events.moved();
+      }
     });
   };
   connection.on('error', () => undefined);
-  for (const event of ['node-reconnecting', 'node-error', 'sharded-channel-moved-error']) connection.on(event, () => (disrupted = true));
+  for (const event of ['node-reconnecting', 'node-error']) connection.on(event, () => (disrupted = true));
   connection.on('node-ready', () => {
-    if (disrupted && !confirming) confirming = setTimeout(confirm, 10);
+    if (disrupted) schedule(CONFIRM_DELAY_MS);
+  });
+  // node-redis could not move a channel's subscription after a slot moved, and dropped it.
+  connection.on('sharded-channel-moved-error', () => {
+    disrupted = true;
+    schedule(CONFIRM_RETRY_MS);
   });
   connection.connect().then(
     () => events.ready(true),
