@@ -1,7 +1,7 @@
 /** Bad input gives a clear error, loses nothing and never crashes the app: through either client. */
 import { CLIENT_KINDS, createTestClient, startRedis, type TestClient, type TestRedis, waitFor } from '@live-session/test-support';
 import type { Redis } from 'ioredis';
-import { createSentinel } from 'redis';
+import { createClient, createCluster, createSentinel } from 'redis';
 import { LiveSessionError, LiveSessionStore } from '../src';
 import { cookieJson, hashOf, rejectionOf, Resources, startApp, type TestApp } from './helpers';
 
@@ -347,6 +347,17 @@ describe.each(CLIENT_KINDS)('through %s', (kind) => {
       // undefined means "the default", as if the option were left out
       expect(new LiveSessionStore({ client: client.client, prefix: undefined, lifetime: undefined }).options.prefix).toBe('live_session:');
     });
+  });
+});
+
+describe('a node-redis client', () => {
+  it('the app forgot to connect: calls fail with ERR_LIVE_SESSION_REDIS, never hang or list nothing', async () => {
+    const unconnected = new LiveSessionStore({ client: createClient({ url: redis.url }), prefix: PREFIX });
+    expect(await rejectionOf(unconnected.get('sid'))).toMatchObject({ code: 'ERR_LIVE_SESSION_REDIS' });
+    const cluster = new LiveSessionStore({ client: createCluster({ rootNodes: [{ url: redis.url }] }), prefix: PREFIX });
+    const error = await rejectionOf(cluster.length());
+    expect(error).toMatchObject({ code: 'ERR_LIVE_SESSION_REDIS' });
+    expect(error.message).toContain('await client.connect()');
   });
 });
 

@@ -62,6 +62,8 @@ export class NodeRedisConnection implements RedisConnection {
       return [{ send: (args) => standalone.sendCommand(strings(args)) }];
     }
     const cluster = this.client.client;
+    // Before connect() the Cluster knows no master: SCAN would find nothing rather than fail.
+    if (!cluster.isOpen) throw new Error('the node-redis Cluster client is not open: call `await client.connect()` before using the store');
     const clients = await Promise.all(cluster.masters.map((master) => cluster.nodeClient(master)));
     return clients.map((node) => ({ send: (args) => node.sendCommand(strings(args)) }));
   }
