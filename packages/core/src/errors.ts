@@ -16,7 +16,7 @@ export type LiveSessionErrorCode =
   | 'ERR_LIVE_SESSION_CONFLICT'
   /** Redis did not answer within the `timeout` option. */
   | 'ERR_LIVE_SESSION_TIMEOUT'
-  /** Redis or the ioredis client failed the command (connection lost, retries exhausted, ...); the ioredis error is in `cause`. */
+  /** Redis or the client (ioredis, node-redis) failed the command (connection lost, retries exhausted, WRONGTYPE, ...); the client's error is in `cause` (`isWrongType(err)` tells a key of another type). */
   | 'ERR_LIVE_SESSION_REDIS'
   /** An argument is not what the method takes. */
   | 'ERR_LIVE_SESSION_INVALID_ARGUMENT';

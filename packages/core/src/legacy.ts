@@ -12,14 +12,15 @@
 import { cookieExpiry, refreshInterval } from './cookie';
 import { LiveSessionError } from './errors';
 import { encodeSession, REFRESH_FIELD } from './fields';
-import type { ScriptCommands } from './scripts';
+import { isWrongType, type RedisConnection } from './redis';
+import { SCRIPTS } from './scripts';
 
 /** Hooks for the tests only (not exported by the package): between a read and its compare-and-swap. */
 export const testHooks: { beforeSwap?: (key: string) => Promise<void>; beforeConvert?: (key: string) => Promise<void> } = {};
 
 /** What the migration needs from the store. */
 export interface LegacyHost {
-  readonly scripts: ScriptCommands;
+  readonly redis: RedisConnection;
   readonly lifetime: number;
   readonly publish: 'publish' | 'spublish';
   /** Swaps tried before giving up, while connect-redis servers keep rewriting the key. */
@@ -28,16 +29,7 @@ export interface LegacyHost {
   call<T>(what: string, operation: () => Promise<T>): Promise<T>;
 }
 
-/**
- * The error of a Redis command (or script) run on a key of another type: here, a connect-redis
- * string. Redis's own reply only (the store's ERR_LIVE_SESSION_REDIS keeps it as `cause`), never a
- * message of ours that might quote a stored value. Redis 7 starts a script's error with the code;
- * Redis 6 wraps it in "ERR Error running script ...".
- */
-export function isWrongType(err: unknown): boolean {
-  const reply = err instanceof LiveSessionError ? (err.code === 'ERR_LIVE_SESSION_REDIS' ? err.cause : undefined) : err;
-  return reply instanceof Error && /(^|: )WRONGTYPE Operation against a key/.test(reply.message);
-}
+export { isWrongType };
 
 /**
  * Runs `operation`; when it fails because the key holds a connect-redis string, migrates the key
@@ -73,7 +65,7 @@ export async function retryAfterMigrating<T>(
 /** Moves the key to the hash layout; resolves once it no longer holds a string (or is gone). */
 export async function migrate(host: LegacyHost, sid: string, key: string, discardCorrupt = false): Promise<void> {
   for (let attempt = 0; attempt < host.attempts; attempt++) {
-    const [kind, text] = (await host.call('migrate', () => host.scripts.liveSessionMigrate(key, 'read'))) as [string, string?];
+    const [kind, text] = (await host.call('migrate', () => host.redis.script(SCRIPTS.migrate, key, ['read']))) as [string, string?];
     if (kind === 'hash' || kind === 'none') return;
     if (kind !== 'string' || text === undefined) {
       throw corrupt(sid, key, `holds a Redis ${kind}, not a session`, undefined, 'it is left as it is');
@@ -87,7 +79,7 @@ export async function migrate(host: LegacyHost, sid: string, key: string, discar
     }
     await testHooks.beforeSwap?.(key);
     const header = `${fallback} ${host.publish}`;
-    const result = await host.call('migrate', () => host.scripts.liveSessionMigrate(key, 'swap', text, header, ...fields));
+    const result = await host.call('migrate', () => host.redis.script(SCRIPTS.migrate, key, ['swap', text, header, ...fields]));
     if (result !== 'changed') return;
   }
   throw new LiveSessionError(

@@ -1,11 +1,15 @@
 import { closest, distance } from 'fastest-levenshtein';
 import type session from 'express-session';
 import type { IncomingMessage } from 'node:http';
-import type { RedisClient } from './scripts';
+import type { RedisClient } from './redis';
 
 /** Options of `new LiveSessionStore(options)`. */
 export interface LiveSessionStoreOptions extends ConnectRedisOptions {
-  /** The ioredis client (a `Redis`, or a `Cluster`); the store registers its Lua scripts on it. */
+  /**
+   * The Redis client: an ioredis `Redis` or `Cluster` (the store registers its Lua scripts on it),
+   * or a node-redis (`redis` >= 5) client from `createClient()` or `createCluster()`, connected
+   * by the app (`await client.connect()`).
+   */
   client: RedisClient;
   /**
    * Prefix of every session key; a session's change channel has the same name as its key.
@@ -42,7 +46,7 @@ export interface LiveSessionStoreOptions extends ConnectRedisOptions {
   /**
    * The command that publishes changes: "publish" (every subscriber of the deployment) or
    * "spublish" (sharded pub/sub, Redis 7: stays within the shard that owns the session's slot).
-   * @default "spublish" on an ioredis Cluster, "publish" otherwise
+   * @default "spublish" on a Cluster (either client), "publish" otherwise
    */
   publish?: 'publish' | 'spublish';
   /**
@@ -100,7 +104,7 @@ export type ResolvedOptions = Required<Omit<LiveSessionStoreOptions, keyof Conne
 /** How one option is checked, and its value when not given. */
 interface OptionSpec<T> {
   /** The value when the option is absent (or undefined); omitted for a required option. */
-  default?: (given: Readonly<Record<string, unknown>>) => T;
+  default?: (given: Readonly<Record<string, unknown>>, isCluster: boolean) => T;
   /** The value to use, or a TypeError naming the option. */
   check: (value: unknown, name: string) => T;
 }
@@ -117,7 +121,7 @@ const OPTIONS: { [K in keyof ResolvedOptions]-?: OptionSpec<ResolvedOptions[K]> 
   maxMessageBytes: { default: () => 64 * 1024, check: wholeNumber(0) },
   timeout: { default: () => 2000, check: wholeNumber(1) },
   publish: {
-    default: (given) => ((given.client as RedisClient).isCluster ? 'spublish' : 'publish'),
+    default: (_given, isCluster) => (isCluster ? 'spublish' : 'publish'),
     check: (value, name) => {
       if (value === 'publish' || value === 'spublish') return value;
       throw new TypeError(`LiveSessionStore option "${name}" must be "publish" or "spublish", got ${describe(value)}`);
@@ -170,9 +174,10 @@ const CONNECT_REDIS: Record<string, (value: unknown, given: Readonly<Record<stri
   },
 };
 
-export function resolveOptions(options: LiveSessionStoreOptions): ResolvedOptions {
+/** `isCluster`: what the client is (the seam told the clients apart, and checked it: redis/index.ts). */
+export function resolveOptions(options: LiveSessionStoreOptions, isCluster: boolean): ResolvedOptions {
   if (typeof options !== 'object' || options === null) {
-    throw new TypeError('LiveSessionStore needs an ioredis client: new LiveSessionStore({ client: new Redis() })');
+    throw new TypeError('LiveSessionStore needs options with a Redis client: new LiveSessionStore({ client })');
   }
   const given = options as unknown as Readonly<Record<string, unknown>>;
   let translated: Partial<ResolvedOptions> = {};
@@ -187,7 +192,7 @@ export function resolveOptions(options: LiveSessionStoreOptions): ResolvedOption
     // Only undefined means "the default" (null is a wrong value, rejected by check).
     const value = given[name] !== undefined ? given[name] : translated[name as keyof ResolvedOptions];
     if (value !== undefined) resolved[name] = spec.check(value, name);
-    else if (spec.default) resolved[name] = spec.default(given);
+    else if (spec.default) resolved[name] = spec.default(given, isCluster);
     else resolved[name] = spec.check(value, name); // required: check() says what is missing
   }
   checkPrefixes(resolved as ResolvedOptions);
@@ -206,9 +211,10 @@ function unknownOption(name: string): TypeError {
   );
 }
 
+/** Which client it is was checked where it entered (redis/index.ts): here it only has to be there. */
 function checkClient(value: unknown): RedisClient {
-  if (typeof (value as RedisClient | undefined)?.defineCommand !== 'function') {
-    throw new TypeError('LiveSessionStore needs an ioredis client: new LiveSessionStore({ client: new Redis() })');
+  if (typeof value !== 'object' || value === null) {
+    throw new TypeError('LiveSessionStore needs a Redis client: new LiveSessionStore({ client })');
   }
   return value as RedisClient;
 }

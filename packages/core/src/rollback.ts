@@ -3,15 +3,12 @@
  * WRONGTYPE), so a rollback converts every session under the prefix to connect-redis's layout, one
  * JSON string per key with the session's remaining TTL, as `SET prefix+sid json PX ttl` would.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { LiveSessionError } from './errors';
 import { decodeSession } from './fields';
-import { pipelinePerKey, scanKeys } from './keyspace';
+import { scanKeys } from './keyspace';
 import { testHooks } from './legacy';
-import type { RedisClient } from './scripts';
-
-const SCRIPT = readFileSync(join(__dirname, '..', 'lua', 'rollback.lua'), 'utf8');
+import { connectionOf, flatPairs, type RedisClient } from './redis';
+import { SCRIPTS } from './scripts';
 
 export interface ConvertToConnectRedisOptions {
   /** The store's prefix (and connect-redis's). @default "sess:" */
@@ -40,18 +37,22 @@ const ATTEMPTS = 10;
 export async function convertToConnectRedis(client: RedisClient, options: ConvertToConnectRedisOptions = {}): Promise<ConvertToConnectRedisResult> {
   const { prefix = 'sess:', scanCount = 100, batchSize = 100 } = options;
   const result: ConvertToConnectRedisResult = { converted: 0, failed: [] };
-  const keys = await scanKeys(client, prefix, scanCount, ['hash']);
+  const redis = connectionOf(client);
+  const keys = await scanKeys(redis, prefix, scanCount, ['hash']);
   for (let start = 0; start < keys.length; start += batchSize) {
     let batch = keys.slice(start, start + batchSize);
     for (let attempt = 0; batch.length > 0; attempt++) {
       const changed: string[] = [];
-      const replies = await pipelinePerKey(client, batch, (pipeline, key) => pipeline.hgetall(key).pttl(key));
+      const replies = await redis.batch(batch.flatMap((key) => [
+        { key, args: ['HGETALL', key] },
+        { key, args: ['PTTL', key] },
+      ]));
       await Promise.all(
         batch.map(async (key, i) => {
           const sid = key.slice(prefix.length);
           const [err, hash] = replies[2 * i];
           if (err) throw err;
-          const flat = Object.entries(hash as Record<string, string>).flat();
+          const flat = flatPairs(hash);
           if (flat.length === 0) return; // expired or destroyed meanwhile
           let json: string;
           try {
@@ -62,7 +63,7 @@ export async function convertToConnectRedis(client: RedisClient, options: Conver
             return;
           }
           await testHooks.beforeConvert?.(key);
-          if ((await client.eval(SCRIPT, 1, key, json, ...flat)) === 1) result.converted++;
+          if ((await redis.script(SCRIPTS.rollback, key, [json, ...flat])) === 1) result.converted++;
           else if (attempt + 1 < ATTEMPTS) changed.push(key);
           else result.failed.push({ sid, error: new LiveSessionError('ERR_LIVE_SESSION_CONFLICT', `session "${sid}" was written on every one of ${ATTEMPTS} tries; it is still a hash`) });
         }),

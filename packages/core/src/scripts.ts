@@ -1,51 +1,38 @@
-/** The Lua scripts (lua/*.lua), registered on the client with ioredis `defineCommand` (sent as EVALSHA). */
+/** The Lua scripts (lua/*.lua), each run on one key through the seam (redis/client.ts). */
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Cluster, Redis } from 'ioredis';
-import type { DestroyReason } from './message';
-
-export type RedisClient = Redis | Cluster;
+import type { Script } from './redis';
 
 /** lua/ sits beside both src/ (tests) and dist/ (the published package). */
 function lua(name: string): string {
   return readFileSync(join(__dirname, '..', 'lua', `${name}.lua`), 'utf8');
 }
 
+function script(name: string, source: string): Script {
+  return { name, source, sha: createHash('sha1').update(source).digest('hex') };
+}
+
 /**
  * Both scripts that return a session build it with lua/session-document.lua. The scripts that move
  * a session's expiry keep the user index's deadline (lua/user-index-session.lua, with `userOf` only).
+ * Every script names exactly one key: a session's, or (index) a user's index.
  */
-const SCRIPTS = {
-  liveSessionGet: lua('session-document') + lua('user-index-session') + lua('get'),
-  liveSessionWrite: lua('session-document') + lua('user-index-session') + lua('write'),
-  liveSessionDestroy: lua('destroy'),
-  liveSessionMigrate: lua('migrate'),
-  liveSessionIndexConfirm: lua('user-index-confirm'),
-  liveSessionIndex: lua('user-index'),
-  liveSessionTouch: lua('user-index-session') + lua('touch'),
-} as const;
-
-type Reply = unknown;
-
-/** The commands `defineCommand` adds, each taking the session key and then its ARGV. */
-export interface ScriptCommands {
-  /** Without `format`, the session document (lua/session-document.lua). */
-  liveSessionGet(key: string, format?: 'fields' | 'document', indexSpec?: string): Promise<Reply>;
-  /** `args` as one array (ioredis flattens it): a spread of 100,000 arguments overflows the call stack. */
-  liveSessionWrite(key: string, args: readonly string[]): Promise<Reply>;
-  liveSessionDestroy(key: string, publish: string, reason: DestroyReason, ...indexOwner: string[]): Promise<Reply>;
+export const SCRIPTS = {
+  /** ARGV: nothing for the session document, or 'fields' / 'document'; then the index spec ('?'), with a user index. */
+  get: script('liveSessionGet', lua('session-document') + lua('user-index-session') + lua('get')),
+  /** ARGV: the header and fields (lua/write.lua), as one array: a spread of 100,000 arguments overflows the call stack. */
+  write: script('liveSessionWrite', lua('session-document') + lua('user-index-session') + lua('write')),
+  /** ARGV: publish command, reason[, the owner to check: '*' or '=<user>']. */
+  destroy: script('liveSessionDestroy', lua('destroy')),
+  /** ARGV: nothing, or the index spec. */
+  touch: script('liveSessionTouch', lua('user-index-session') + lua('touch')),
   /** lua/migrate.lua: a connect-redis string to the hash layout (see src/legacy.ts). */
-  liveSessionMigrate(key: string, ...args: string[]): Promise<Reply>;
+  migrate: script('liveSessionMigrate', lua('migrate')),
   /** lua/user-index-confirm.lua, on a session key. */
-  liveSessionIndexConfirm(key: string, user: string, deadline: number, expiry: number, info: string): Promise<Reply>;
+  indexConfirm: script('liveSessionIndexConfirm', lua('user-index-confirm')),
   /** lua/user-index.lua, on a user's index key. */
-  liveSessionIndex(key: string, ...args: (string | number)[]): Promise<Reply>;
-  liveSessionTouch(key: string, indexSpec?: string): Promise<Reply>;
-}
-
-export function defineScripts(client: RedisClient): ScriptCommands {
-  for (const [name, source] of Object.entries(SCRIPTS)) {
-    client.defineCommand(name, { numberOfKeys: 1, lua: source });
-  }
-  return client as unknown as ScriptCommands;
-}
+  index: script('liveSessionIndex', lua('user-index')),
+  /** lua/rollback.lua: a session hash back to connect-redis's string (src/rollback.ts). */
+  rollback: script('liveSessionRollback', lua('rollback')),
+} as const;

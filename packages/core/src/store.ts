@@ -27,9 +27,10 @@ import {
 } from './fields';
 import { checkArguments } from './limits';
 import { type LiveSessionStoreOptions, type ResolvedOptions, resolveOptions } from './options';
-import { pipelinePerKey, scanKeys } from './keyspace';
-import { isWrongType, type LegacyHost, migrate, retryAfterMigrating, withMigration } from './legacy';
-import { defineScripts, type RedisClient, type ScriptCommands } from './scripts';
+import { scanKeys } from './keyspace';
+import { type LegacyHost, migrate, retryAfterMigrating, withMigration } from './legacy';
+import { connectionOf, flatPairs, isWrongType, type RedisClient, type RedisConnection } from './redis';
+import { SCRIPTS } from './scripts';
 import { checkUser, indexRequestOf, unwrapIndexed, UserIndex, type UserSession, type WriteIndex } from './user-index';
 
 type SessionData = session.SessionData;
@@ -61,8 +62,10 @@ const WRITES: ReadonlySet<string> = new Set(['write', 'destroy', 'clear']);
 
 export class LiveSessionStore extends session.Store {
   readonly options: Readonly<ResolvedOptions>;
+  /** The client the app gave. */
   readonly client: RedisClient;
-  private readonly scripts: ScriptCommands;
+  /** What the store (and @live-session/socket.io) ask of that client, whichever library it is. */
+  readonly redis: RedisConnection;
   private readonly deadlines: Deadlines;
   /** What moving a connect-redis session to the hash layout needs (src/legacy.ts). */
   private readonly legacy: LegacyHost;
@@ -79,23 +82,25 @@ export class LiveSessionStore extends session.Store {
 
   constructor(options: LiveSessionStoreOptions) {
     super();
-    this.options = resolveOptions(options);
+    if (!options || typeof options !== 'object') throw new TypeError('new LiveSessionStore(options) needs { client }');
+    this.redis = connectionOf(options.client);
+    this.redis.define(Object.values(SCRIPTS));
+    this.options = resolveOptions(options, this.redis.isCluster);
     this.client = this.options.client;
-    this.scripts = defineScripts(this.client);
     const { timeout } = this.options;
     this.deadlines = new Deadlines(timeout, {
       timedOut: (what) =>
         new LiveSessionError(
           'ERR_LIVE_SESSION_TIMEOUT',
           `Redis did not answer "${what}" within ${timeout} ms (option "timeout"); is it running and reachable?` +
-            (WRITES.has(what) ? ' The write may still be applied (sent later from ioredis\'s offline queue, or still running in Redis): read the session to know.' : ''),
+            (WRITES.has(what) ? ' The write may still be applied (sent later from the client\'s offline queue, or still running in Redis): read the session to know.' : ''),
         ),
       failed: redisError,
     });
     const { lifetime, publish, updateAttempts } = this.options;
-    this.legacy = { scripts: this.scripts, lifetime, publish, attempts: updateAttempts, call: (what, operation) => this.call(what, operation) };
+    this.legacy = { redis: this.redis, lifetime, publish, attempts: updateAttempts, call: (what, operation) => this.call(what, operation) };
     const { userOf } = this.options;
-    this.index = userOf && new UserIndex(this.client, this.scripts, this.options, (what, operation) => this.call(what, operation), redisError, userOf);
+    this.index = userOf && new UserIndex(this.redis, this.options, (what, operation) => this.call(what, operation), redisError, userOf);
   }
 
   /** The Redis key of a session, which is also the name of its change channel. */
@@ -198,17 +203,9 @@ export class LiveSessionStore extends session.Store {
    */
   async getSessionStates(sids: readonly string[]): Promise<Map<string, SessionState | null>> {
     const keys = sids.map((sid) => this.keyOf(sid));
-    let results: [unknown, unknown][];
     // With a user index, these reads keep its deadline too (user-index.ts).
-    const get = (commands: ScriptCommands, key: string) => (this.index ? commands.liveSessionGet(key, 'document', '?') : commands.liveSessionGet(key));
-    if (this.client.isCluster) {
-      const settle = (reply: Promise<unknown>) => reply.then((value): [unknown, unknown] => [null, value], (err: unknown): [unknown, unknown] => [err, null]);
-      results = await this.call('get', () => Promise.all(keys.map((key) => settle(get(this.scripts, key)))));
-    } else {
-      const pipeline = this.client.pipeline();
-      for (const key of keys) void get(pipeline as unknown as ScriptCommands, key);
-      results = (await this.call('get', () => pipeline.exec())) ?? [];
-    }
+    const args = this.index ? ['document', '?'] : [];
+    const results = await this.call('get', () => this.redis.batch(keys.map((key) => ({ key, script: SCRIPTS.get, args }))));
     const index = this.index;
     const loaded = await Promise.all(
       sids.map((sid, i) => {
@@ -291,7 +288,7 @@ export class LiveSessionStore extends session.Store {
   async touchSession(sid: string): Promise<{ expiresAt: number; refreshInterval: number | null } | null> {
     const key = this.keyOf(sid);
     const index = this.index;
-    const touch = () => (index ? this.scripts.liveSessionTouch(key, '?') : this.scripts.liveSessionTouch(key));
+    const touch = () => this.redis.script(SCRIPTS.touch, key, index ? ['?'] : []);
     const reply = (await this.call('touch', touch)) as [number, number, ...unknown[]] | null;
     if (reply === null) return null;
     const [pttl, interval, ...rest] = reply;
@@ -307,7 +304,7 @@ export class LiveSessionStore extends session.Store {
   async getExpiries(sids: readonly string[]): Promise<Map<string, number | null>> {
     const keys = sids.map((sid) => this.keyOf(sid));
     const now = Date.now();
-    const replies = await this.call('pttl', () => pipelinePerKey(this.client, keys, (pipeline, key) => pipeline.pttl(key)));
+    const replies = await this.call('pttl', () => this.redis.batch(keys.map((key) => ({ key, args: ['PTTL', key] }))));
     return new Map(
       sids.map((sid, i) => {
         const [err, pttl] = replies[i];
@@ -359,7 +356,8 @@ export class LiveSessionStore extends session.Store {
       return Promise.reject(err);
     }
     if (this.index) return this.readIndexed(sid, key, format, this.index);
-    const fetch = format === 'document' ? () => this.scripts.liveSessionGet(key) : () => this.scripts.liveSessionGet(key, format);
+    const args = format === 'document' ? [] : [format];
+    const fetch = () => this.redis.script(SCRIPTS.get, key, args);
     return this.call('get', fetch as () => Promise<GetReply>, (reply) => {
       if (format === 'document') return this.decode(sid, reply);
       return reply === null ? null : decodeSessionFields(sid, reply);
@@ -389,7 +387,7 @@ export class LiveSessionStore extends session.Store {
 
   /** read() with a user index: the reply also carries the owner, and maybe a request of the index. (Hot path: no async.) */
   private readIndexed(sid: string, key: string, format: 'document' | 'fields', index: UserIndex): Promise<LoadedSession | null> {
-    return this.call('get', () => this.scripts.liveSessionGet(key, format, '?'), (reply) => {
+    return this.call('get', () => this.redis.script(SCRIPTS.get, key, [format, '?']), (reply) => {
       const unwrapped = unwrapIndexed(sid, key, reply, index);
       if (unwrapped === null) return null;
       const remember = (loaded: LoadedSession | null) => {
@@ -510,7 +508,7 @@ export class LiveSessionStore extends session.Store {
     // not a session is just deleted. With a user index the reply names the owner, whose index then
     // lets go of the session.
     const owners = this.index ? ['*'] : [];
-    const destroy = () => this.call('destroy', () => this.scripts.liveSessionDestroy(key, this.options.publish, reason, ...owners));
+    const destroy = () => this.call('destroy', () => this.redis.script(SCRIPTS.destroy, key, [this.options.publish, reason, ...owners]));
     const deleted = await withMigration(this.legacy, sid, key, destroy, true);
     if (this.index && Array.isArray(deleted)) await this.index.forget(String(deleted[1]), [sid]);
     return Array.isArray(deleted) || deleted === 1;
@@ -535,7 +533,7 @@ export class LiveSessionStore extends session.Store {
     if (this.index) args.push(index?.spec ?? '?');
     checkArguments(sid, args);
     // A connect-redis session is migrated, then written; a replace does not need its old value.
-    const send = () => this.call('write', () => this.scripts.liveSessionWrite(key, args));
+    const send = () => this.call('write', () => this.redis.script(SCRIPTS.write, key, args));
     const reply = (await withMigration(this.legacy, sid, key, send, mode === 'replace')) as [string, number, string?, ...unknown[]];
     switch (reply[0]) {
       case 'ok':
@@ -575,14 +573,19 @@ export class LiveSessionStore extends session.Store {
     // read again with the others, without refreshing it.
     for (let attempt = 0; pending.length > 0; attempt++) {
       const keys = pending;
-      const replies = await this.call('all', () => pipelinePerKey(this.client, keys, (pipeline, key) => pipeline.hgetall(key).pttl(key)));
+      const replies = await this.call('all', () =>
+        this.redis.batch(keys.flatMap((key) => [
+          { key, args: ['HGETALL', key] },
+          { key, args: ['PTTL', key] },
+        ])),
+      );
       pending = [];
       keys.forEach((key, i) => {
         const [hashErr, hash] = replies[2 * i];
         const [, pttl] = replies[2 * i + 1];
         if (hashErr && isWrongType(hashErr) && attempt < this.options.updateAttempts) return void pending.push(key);
         if (hashErr) throw redisError('all', hashErr);
-        const flat = Object.entries(hash as Record<string, string>).flat();
+        const flat = flatPairs(hash);
         if (flat.length === 0) return; // expired between SCAN and read
         const sid = key.slice(prefixLength);
         Object.defineProperty(result, sid, { value: decodeSession(sid, flat, pttl as number).data, enumerable: true, writable: true, configurable: true });
@@ -596,7 +599,7 @@ export class LiveSessionStore extends session.Store {
     const keys = await this.keys();
     const owners = this.index ? ['*'] : [];
     const replies = await this.call('clear', () =>
-      pipelinePerKey(this.client, keys, (pipeline, key) => (pipeline as unknown as ScriptCommands).liveSessionDestroy(key, this.options.publish, 'revoked', ...owners)),
+      this.redis.batch(keys.map((key) => ({ key, script: SCRIPTS.destroy, args: [this.options.publish, 'revoked', ...owners] }))),
     );
     // connect-redis sessions fail the destroy script (WRONGTYPE): each is destroyed on its own.
     const legacy = keys.filter((_, i) => isWrongType(replies[i][0]));
@@ -609,7 +612,7 @@ export class LiveSessionStore extends session.Store {
   /** Every session key under the prefix. */
   private keys(): Promise<string[]> {
     // Strings too: sessions connect-redis stored under the same prefix (src/legacy.ts).
-    return this.call('scan', () => scanKeys(this.client, this.options.prefix, this.options.scanCount, ['string', 'hash']));
+    return this.call('scan', () => scanKeys(this.redis, this.options.prefix, this.options.scanCount, ['string', 'hash']));
   }
 
   private expiryOf(cookie: unknown): CookieExpiry {

@@ -16,10 +16,10 @@
 import type session from 'express-session';
 import type { IncomingMessage } from 'node:http';
 import { LiveSessionError } from './errors';
-import { pipelinePerKey } from './keyspace';
 import type { LoadedSession } from './fields';
 import type { ResolvedOptions } from './options';
-import type { RedisClient, ScriptCommands } from './scripts';
+import { flatPairs, type RedisConnection } from './redis';
+import { SCRIPTS } from './scripts';
 
 type SessionData = session.SessionData;
 
@@ -95,8 +95,7 @@ export class UserIndex {
   private readonly grace: number;
 
   constructor(
-    private readonly client: RedisClient,
-    private readonly scripts: ScriptCommands,
+    private readonly redis: RedisConnection,
     private readonly options: Readonly<ResolvedOptions>,
     private readonly call: Call,
     private readonly fail: Fail,
@@ -229,8 +228,8 @@ export class UserIndex {
     // Half the remaining lifetime of slack: the session asks again after a quarter of it.
     const deadline = request.expiry + Math.ceil((request.expiry - request.now) / 2);
     const key = this.keyOf(request.user);
-    await this.call('index', () => this.scripts.liveSessionIndex(key, 'add', request.now, sid, deadline));
-    await this.call('index', () => this.scripts.liveSessionIndexConfirm(sessionKey, request.user, deadline, request.expiry, info));
+    await this.call('index', () => this.redis.script(SCRIPTS.index, key, ['add', request.now, sid, deadline]));
+    await this.call('index', () => this.redis.script(SCRIPTS.indexConfirm, sessionKey, [request.user, deadline, request.expiry, info]));
   }
 
   /**
@@ -246,13 +245,13 @@ export class UserIndex {
   async remove(user: string, sids: string[]): Promise<void> {
     if (sids.length === 0) return;
     const key = this.keyOf(user);
-    await this.call('index', () => this.scripts.liveSessionIndex(key, 'remove', ...sids));
+    await this.call('index', () => this.redis.script(SCRIPTS.index, key, ['remove', ...sids]));
   }
 
   /** The members of a user's index, with their deadlines. */
   private async members(user: string): Promise<[string, string][]> {
     const key = this.keyOf(user);
-    const flat = await this.call('sessionsOf', () => this.client.zrange(key, '0', '-1', 'WITHSCORES'));
+    const flat = flatPairs(await this.call('sessionsOf', () => this.redis.command(key, ['ZRANGE', key, '0', '-1', 'WITHSCORES'])));
     const members: [string, string][] = [];
     for (let i = 0; i < flat.length; i += 2) members.push([flat[i], flat[i + 1]]);
     return members;
@@ -263,7 +262,12 @@ export class UserIndex {
     const members = await this.members(user);
     if (members.length === 0) return [];
     const keys = members.map(([sid]) => sessionKeyOf(sid));
-    const replies = await this.call('sessionsOf', () => pipelinePerKey(this.client, keys, (pipeline, key) => pipeline.hmget(key, '$u', '$c', '$t', '$n').pttl(key)));
+    const replies = await this.call('sessionsOf', () =>
+      this.redis.batch(keys.flatMap((key) => [
+        { key, args: ['HMGET', key, '$u', '$c', '$t', '$n'] },
+        { key, args: ['PTTL', key] },
+      ])),
+    );
     const now = Date.now();
     const sessions: UserSession[] = [];
     const stale: string[] = [];
@@ -287,7 +291,7 @@ export class UserIndex {
     });
     if (stale.length > 0) {
       const key = this.keyOf(user);
-      await this.call('index', () => this.scripts.liveSessionIndex(key, 'prune', ...stale));
+      await this.call('index', () => this.redis.script(SCRIPTS.index, key, ['prune', ...stale]));
     }
     return sessions.sort((a, b) => a.createdAt - b.createdAt || (a.id < b.id ? -1 : 1));
   }
@@ -302,7 +306,7 @@ export class UserIndex {
     if (sids.length === 0) return 0;
     const keys = sids.map(sessionKeyOf);
     const replies = await this.call('destroySessionsOf', () =>
-      pipelinePerKey(this.client, keys, (pipeline, key) => (pipeline as unknown as ScriptCommands).liveSessionDestroy(key, this.options.publish, 'revoked', `=${user}`)),
+      this.redis.batch(keys.map((key) => ({ key, script: SCRIPTS.destroy, args: [this.options.publish, 'revoked', `=${user}`] }))),
     );
     const destroyed: string[] = [];
     replies.forEach(([err, reply], i) => {

@@ -3,7 +3,7 @@
  * a raw subscriber, a MONITOR tap and gates that hold a request in the middle.
  * Everything runs against a real Redis (see @live-session/test-support).
  */
-import { CookieClient, type TestRedis, waitFor } from '@live-session/test-support';
+import { CookieClient, type TestClient, type TestRedis, waitFor } from '@live-session/test-support';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import session from 'express-session';
 import { Redis, type RedisOptions } from 'ioredis';
@@ -239,9 +239,13 @@ export async function monitorClient(resources: Resources, admin: Redis, client: 
   return { take };
 }
 
-/** HGETALL as a plain object with a null prototype (so a "__proto__" field is visible as data). */
-export async function hashOf(client: Redis, key: string): Promise<Record<string, string>> {
-  const flat = (await client.call('HGETALL', key)) as string[] | Record<string, string>;
+/**
+ * HGETALL as a plain object with a null prototype (so a "__proto__" field is visible as data),
+ * through an ioredis client or a test-support TestClient (either library; RESP3 answers a map).
+ */
+export async function hashOf(client: Redis | TestClient, key: string): Promise<Record<string, string>> {
+  const reply = 'masterOf' in client ? await client.command(key, 'HGETALL', key) : await client.call('HGETALL', key);
+  const flat = reply as string[] | Record<string, string>;
   const entries: [string, string][] = Array.isArray(flat)
     ? Array.from({ length: flat.length / 2 }, (_, i) => [flat[2 * i], flat[2 * i + 1]])
     : Object.entries(flat);

@@ -1,29 +1,20 @@
 /**
- * The Store contract, as a suite fed by a factory so the same tests run against a standalone
- * Redis (store-contract.test.ts) and a Redis Cluster (store-contract.cluster.test.ts). Every
- * command the suite sends itself names one key, so it also works through an ioredis Cluster.
+ * The Store contract, as a suite fed by a factory so the same tests run against every client
+ * (ioredis, node-redis: test-support's createTestClient) on a standalone Redis
+ * (store-contract.test.ts) and a Redis Cluster (store-contract.cluster.test.ts). Every command
+ * the suite sends itself names one key, so it also works through a Cluster client.
  */
-import { waitFor } from '@live-session/test-support';
-import type { Redis } from 'ioredis';
-import { LiveSessionStore, type RedisClient } from '../src';
-import { cookieJson, expressCookie, hashOf } from './helpers';
-
-/** A connection receiving the store's change messages, as a consumer would subscribe. */
-export interface ContractSubscriber {
-  /** SUBSCRIBE (or SSUBSCRIBE, for sharded pub/sub) to one channel; resolves once Redis confirmed. */
-  subscribe(channel: string): Promise<unknown>;
-  close(): void;
-}
+import { type TestClient, waitFor } from '@live-session/test-support';
+import { isWrongType, LiveSessionError, LiveSessionStore } from '../src';
+import { cookieJson, expressCookie, hashOf, rejectionOf } from './helpers';
 
 export interface ContractTarget {
-  /** The ioredis client (Redis or Cluster) the store and the suite use. */
-  client: RedisClient;
-  /** What the factory started; closed after the suite. */
-  redis: { close(): Promise<void> };
-  /** Opens a subscriber that calls `onMessage` for every message on its channels. */
-  subscriber(onMessage: (channel: string, message: string) => void): Promise<ContractSubscriber>;
-  /** Where a key lives ("host:port" of its master) and how many masters there are: a Cluster only. */
-  shards?: { count: number; of(key: string): Promise<string> };
+  /** The client the store and the suite use, and how the suite looks at Redis through it. */
+  client: TestClient;
+  /** Closes what the factory opened, after the suite. */
+  close(): Promise<void>;
+  /** How many masters: a Cluster only (the suite checks sessions land on every one). */
+  masters?: number;
 }
 
 type Dict = Record<string, unknown>;
@@ -35,20 +26,22 @@ const HOUR = 60 * 60 * 1000;
 export function storeContractSuite(name: string, factory: () => Promise<ContractTarget>, { prefix = 'contract[a]:' } = {}): void {
   describe(`Store contract (${name})`, () => {
     let target: ContractTarget;
-    let client: Redis; // typed for the single-key commands the suite sends
+    let client: TestClient;
     let store: LiveSessionStore;
     let sidCounter = 0;
     const newSid = () => `sid-${process.pid}-${++sidCounter}`;
     const keyOf = (sid: string) => prefix + sid;
-    const pttl = (sid: string) => client.pttl(keyOf(sid));
+    const pttl = async (sid: string) => Number(await client.command(keyOf(sid), 'PTTL', keyOf(sid)));
+    const exists = async (key: string) => Number(await client.command(key, 'EXISTS', key));
 
     beforeAll(async () => {
       target = await factory();
-      client = target.client as Redis;
-      store = new LiveSessionStore({ client: target.client, prefix, lifetime: 2 * HOUR });
+      client = target.client;
+      // A generous timeout: 1,000 concurrent writes on a loaded 2-core machine; timeouts are tested elsewhere.
+      store = new LiveSessionStore({ client: client.client, prefix, lifetime: 2 * HOUR, timeout: 15_000 });
     });
     afterAll(async () => {
-      await target?.redis.close();
+      await target?.close();
     });
     beforeEach(async () => {
       await store.clear();
@@ -127,7 +120,7 @@ export function storeContractSuite(name: string, factory: () => Promise<Contract
         const all = await new Promise<Dict>((resolve, reject) => store.all((err, value) => (err ? reject(err) : resolve(value as Dict))));
         expect(Object.keys(all)).toEqual([sid]);
         await new Promise<void>((resolve, reject) => store.destroy(sid, (err) => (err ? reject(err) : resolve())));
-        expect(await client.exists(keyOf(sid))).toBe(0);
+        expect(await exists(keyOf(sid))).toBe(0);
         await new Promise<void>((resolve, reject) => store.clear((err) => (err ? reject(err) : resolve())));
       });
     });
@@ -144,7 +137,7 @@ export function storeContractSuite(name: string, factory: () => Promise<Contract
       });
 
       it('takes the TTL from the lifetime option when the cookie has no expiry, or there is no cookie', async () => {
-        const lifetimeStore = new LiveSessionStore({ client: target.client, prefix, lifetime: 123_456_000 });
+        const lifetimeStore = new LiveSessionStore({ client: client.client, prefix, lifetime: 123_456_000 });
         const sid1 = newSid();
         await lifetimeStore.set(sid1, { cookie: cookieJson(null), n: 1 } as never);
         const ttl1 = await pttl(sid1);
@@ -169,7 +162,7 @@ export function storeContractSuite(name: string, factory: () => Promise<Contract
         // A browser-session cookie is refreshed to the lifetime.
         const sid2 = newSid();
         await store.set(sid2, { cookie: cookieJson(null), n: 1 } as never);
-        await client.pexpire(keyOf(sid2), 60_000);
+        await client.command(keyOf(sid2), 'PEXPIRE', keyOf(sid2), 60_000);
         await store.get(sid2);
         expect(await pttl(sid2)).toBeGreaterThan(2 * HOUR - EXPIRY_TOLERANCE);
       });
@@ -201,21 +194,21 @@ export function storeContractSuite(name: string, factory: () => Promise<Contract
       it('touch never re-creates a missing session', async () => {
         const sid = newSid();
         await store.touch(sid, { cookie: cookieJson(HOUR), n: 1 } as never);
-        expect(await client.exists(keyOf(sid))).toBe(0);
+        expect(await exists(keyOf(sid))).toBe(0);
       });
 
       it('a set whose cookie has already expired deletes the session', async () => {
         const sid = newSid();
         await store.set(sid, { cookie: cookieJson(HOUR), n: 1 } as never);
-        expect(await client.exists(keyOf(sid))).toBe(1);
+        expect(await exists(keyOf(sid))).toBe(1);
         await store.set(sid, { cookie: { ...cookieJson(HOUR), expires: new Date(Date.now() - 1000).toISOString() }, n: 2 } as never);
-        expect(await client.exists(keyOf(sid))).toBe(0);
+        expect(await exists(keyOf(sid))).toBe(0);
         expect(await store.get(sid)).toBeNull();
 
         // ... and never creates one.
         const sid2 = newSid();
         await store.set(sid2, { cookie: { ...cookieJson(HOUR), expires: new Date(Date.now() - 1000).toISOString() }, n: 3 } as never);
-        expect(await client.exists(keyOf(sid2))).toBe(0);
+        expect(await exists(keyOf(sid2))).toBe(0);
       });
     });
 
@@ -226,7 +219,7 @@ export function storeContractSuite(name: string, factory: () => Promise<Contract
         await store.set(b, { cookie: cookieJson(HOUR), n: 2 } as never);
         await store.destroy(a);
         expect(await store.get(a)).toBeNull();
-        expect(await client.exists(keyOf(a))).toBe(0);
+        expect(await exists(keyOf(a))).toBe(0);
         expect(((await store.get(b)) as unknown as Dict).n).toBe(2);
         await expect(store.destroy(a)).resolves.toBeUndefined(); // destroying again is fine
       });
@@ -245,18 +238,18 @@ export function storeContractSuite(name: string, factory: () => Promise<Contract
 
       async function putDecoys(): Promise<void> {
         for (const [key, type] of Object.entries(decoys)) {
-          if (type === 'hash') await client.hset(key, 'cookie', '{"m":1}', 'user', '"decoy"');
-          else await client.sadd(key, 'decoy');
+          if (type === 'hash') await client.command(key, 'HSET', key, 'cookie', '{"m":1}', 'user', '"decoy"');
+          else await client.command(key, 'SADD', key, 'decoy'); // not a string: a string under the prefix is a connect-redis session
         }
       }
       async function expectDecoysIntact(): Promise<void> {
         for (const [key, type] of Object.entries(decoys)) {
           if (type === 'hash') expect({ key, hash: { ...(await hashOf(client, key)) } }).toEqual({ key, hash: { cookie: '{"m":1}', user: '"decoy"' } });
-          else expect({ key, value: await client.smembers(key) }).toEqual({ key, value: ['decoy'] });
+          else expect({ key, value: await client.command(key, 'SMEMBERS', key) }).toEqual({ key, value: ['decoy'] });
         }
       }
       afterEach(async () => {
-        for (const key of Object.keys(decoys)) await client.del(key);
+        for (const key of Object.keys(decoys)) await client.command(key, 'DEL', key);
       });
 
       it('lists and counts only our sessions, and clear removes only them', async () => {
@@ -272,7 +265,7 @@ export function storeContractSuite(name: string, factory: () => Promise<Contract
 
         await store.clear();
         expect(await store.length()).toBe(0);
-        for (const sid of sids) expect(await client.exists(keyOf(sid))).toBe(0);
+        for (const sid of sids) expect(await exists(keyOf(sid))).toBe(0);
         await expectDecoysIntact();
       });
 
@@ -294,13 +287,14 @@ export function storeContractSuite(name: string, factory: () => Promise<Contract
     describe('change messages', () => {
       it('publishes every change and destroy on the channel named like the key, for sessions on every shard', async () => {
         const received = new Map<string, string[]>();
-        const subscriber = await target.subscriber((channel, message) => received.set(channel, [...(received.get(channel) ?? []), message]));
+        // The default publish command: SPUBLISH on a Cluster (consumers SSUBSCRIBE), else PUBLISH.
+        const subscriber = await client.subscriber(client.isCluster, (channel, message) => received.set(channel, [...(received.get(channel) ?? []), message]));
         try {
           const sids = Array.from({ length: 12 }, () => newSid());
-          if (target.shards) {
+          if (target.masters) {
             // On a Cluster the sids must land on every master, or this proves nothing.
-            const shards = new Set(await Promise.all(sids.map((sid) => target.shards!.of(keyOf(sid)))));
-            expect(shards.size).toBe(target.shards.count);
+            const shards = new Set(await Promise.all(sids.map((sid) => client.masterOf(keyOf(sid)))));
+            expect(shards.size).toBe(target.masters);
           }
           for (const sid of sids) await subscriber.subscribe(keyOf(sid));
           for (const sid of sids) {
@@ -320,8 +314,35 @@ export function storeContractSuite(name: string, factory: () => Promise<Contract
             });
           }
         } finally {
-          subscriber.close();
+          await subscriber.close();
         }
+      });
+    });
+
+    describe('the client', () => {
+      it('runs its scripts again after Redis forgot them (SCRIPT FLUSH, as after a restart or on a new node)', async () => {
+        const sid = newSid();
+        await store.set(sid, { cookie: cookieJson(HOUR), n: 1 } as never);
+        await client.onEveryMaster('SCRIPT', 'FLUSH');
+        expect(((await store.get(sid)) as unknown as Dict).n).toBe(1);
+        await client.onEveryMaster('SCRIPT', 'FLUSH');
+        await store.putSession(sid, 'n', 2);
+        await client.onEveryMaster('SCRIPT', 'FLUSH');
+        expect((await store.getSessionStates([sid, newSid()])).get(sid)?.session).toMatchObject({ n: 2 });
+      });
+
+      it('reports a key of another type under the prefix as ERR_LIVE_SESSION_REDIS whose cause is WRONGTYPE, and leaves it', async () => {
+        const sid = newSid();
+        await client.command(keyOf(sid), 'SET', keyOf(sid), 'not a session');
+        for (const call of [() => store.get(sid), () => store.putSession(sid, 'n', 1), () => store.destroy(sid)]) {
+          const error = await rejectionOf(call());
+          expect(error).toBeInstanceOf(LiveSessionError);
+          expect(error.code).toBe('ERR_LIVE_SESSION_REDIS');
+          expect(isWrongType(error)).toBe(true);
+        }
+        expect(isWrongType(await rejectionOf(store.get('')))).toBe(false);
+        expect(await client.command(keyOf(sid), 'GET', keyOf(sid))).toBe('not a session');
+        await client.command(keyOf(sid), 'DEL', keyOf(sid));
       });
     });
 
@@ -339,18 +360,18 @@ export function storeContractSuite(name: string, factory: () => Promise<Contract
         };
         await store.set(sid, sess as never);
         const key = keyOf(sid);
-        expect(await client.call('OBJECT', 'ENCODING', key)).toBe('listpack');
+        expect(await client.command(key, 'OBJECT', 'ENCODING', key)).toBe('listpack');
 
         // connect-redis's layout: the whole session as one JSON string, with a TTL, under a key of the same length.
         const stringKey = `#${key.slice(1)}`;
-        await client.set(stringKey, JSON.stringify(sess), 'PX', 24 * HOUR);
+        await client.command(stringKey, 'SET', stringKey, JSON.stringify(sess), 'PX', 24 * HOUR);
         try {
-          const hashBytes = Number(await client.call('MEMORY', 'USAGE', key, 'SAMPLES', '0'));
-          const stringBytes = Number(await client.call('MEMORY', 'USAGE', stringKey, 'SAMPLES', '0'));
+          const hashBytes = Number(await client.command(key, 'MEMORY', 'USAGE', key, 'SAMPLES', '0'));
+          const stringBytes = Number(await client.command(stringKey, 'MEMORY', 'USAGE', stringKey, 'SAMPLES', '0'));
           expect(stringBytes).toBeGreaterThan(0);
           expect(hashBytes / stringBytes).toBeLessThanOrEqual(1.2);
         } finally {
-          await client.del(stringKey);
+          await client.command(stringKey, 'DEL', stringKey);
         }
       });
     });
@@ -358,18 +379,18 @@ export function storeContractSuite(name: string, factory: () => Promise<Contract
     describe('sessions that connect-redis stored (a JSON string per key, under the same prefix)', () => {
       it('are migrated to hashes on first read, and listed, read and cleared on every master', async () => {
         const sids = Array.from({ length: 6 }, () => newSid());
-        for (const [i, sid] of sids.entries()) await client.set(keyOf(sid), JSON.stringify({ cookie: cookieJson(HOUR), i }), 'PX', HOUR);
+        for (const [i, sid] of sids.entries()) await client.command(keyOf(sid), 'SET', keyOf(sid), JSON.stringify({ cookie: cookieJson(HOUR), i }), 'PX', HOUR);
         expect((await store.ids()).sort()).toEqual([...sids].sort());
         expect(await store.length()).toBe(6);
         expect(((await store.get(sids[0])) as unknown as Dict).i).toBe(0);
-        expect(await client.type(keyOf(sids[0]))).toBe('hash');
-        expect(await client.type(keyOf(sids[1]))).toBe('string');
+        expect(await client.command(keyOf(sids[0]), 'TYPE', keyOf(sids[0]))).toBe('hash');
+        expect(await client.command(keyOf(sids[1]), 'TYPE', keyOf(sids[1]))).toBe('string');
         const all = await store.all();
         expect(Object.keys(all).sort()).toEqual([...sids].sort());
         sids.forEach((sid, i) => expectSameSession(all[sid], { cookie: cookieJson(HOUR), i }));
         await store.clear();
         expect(await store.length()).toBe(0);
-        for (const sid of sids) expect(await client.exists(keyOf(sid))).toBe(0);
+        for (const sid of sids) expect(await client.command(keyOf(sid), 'EXISTS', keyOf(sid))).toBe(0);
       });
     });
   });

@@ -1,24 +1,17 @@
-/** The Store contract against a standalone Redis (the suite lives in store-contract.suite.ts). */
-import { startRedis } from '@live-session/test-support';
-import { Redis } from 'ioredis';
+/**
+ * The Store contract against a standalone Redis (the suite lives in store-contract.suite.ts), once
+ * per client library: the store publishes with PUBLISH and a consumer SUBSCRIBEs.
+ */
+import { CLIENT_KINDS, createTestClient, startRedis, type TestRedis } from '@live-session/test-support';
 import { storeContractSuite } from './store-contract.suite';
 
-storeContractSuite('standalone Redis', async () => {
-  const redis = await startRedis();
-  const client = new Redis(redis.url);
-  return {
-    client,
-    redis: {
-      close: async () => {
-        client.disconnect();
-        await redis.close();
-      },
-    },
-    // The default publish command on a standalone Redis is PUBLISH: a consumer SUBSCRIBEs.
-    subscriber: async (onMessage) => {
-      const subscriber = client.duplicate();
-      subscriber.on('message', onMessage);
-      return { subscribe: (channel) => subscriber.subscribe(channel), close: () => subscriber.disconnect() };
-    },
-  };
-});
+let redis: Promise<TestRedis> | undefined;
+afterAll(async () => (await redis)?.close());
+
+for (const kind of CLIENT_KINDS) {
+  storeContractSuite(`standalone Redis, ${kind}`, async () => {
+    redis ??= startRedis();
+    const client = await createTestClient(kind, { url: (await redis).url });
+    return { client, close: () => client.close() };
+  });
+}

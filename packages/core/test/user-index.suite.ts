@@ -4,16 +4,24 @@
  * Real HTTP through express-session with the cookie-keeping client; every check reads Redis itself.
  */
 import { type CookieClient, waitFor } from '@live-session/test-support';
-import type { Redis } from 'ioredis';
-import { LiveSessionStore, type RedisClient } from '../src';
+import type { Cluster, Redis } from 'ioredis';
+import { LiveSessionStore } from '../src';
 import { cookieJson, Resources, startApp, type TestApp } from './helpers';
-import type { ContractSubscriber } from './store-contract.suite';
+
+/** A pub/sub connection of the test's own. */
+export interface IndexSubscriber {
+  subscribe(channel: string): Promise<unknown>;
+  close(): unknown;
+}
+
+/** The index suite runs on ioredis (the store's client seam is covered by the contract suite on both clients). */
+type RedisClient = Redis | Cluster;
 
 export interface IndexTarget {
   client: RedisClient;
   close(): Promise<void>;
   /** Opens a subscriber that calls `onMessage` for every message on its channels. */
-  subscriber(onMessage: (channel: string, message: string) => void): Promise<ContractSubscriber>;
+  subscriber(onMessage: (channel: string, message: string) => void): Promise<IndexSubscriber>;
 }
 
 type Dict = Record<string, unknown>;

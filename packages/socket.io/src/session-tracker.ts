@@ -43,7 +43,7 @@ export class SessionTracker {
     private readonly store: LiveSessionStore,
     private readonly listener: TrackerListener,
   ) {
-    this.subscriber = new ChannelSubscriber(store.client, store.options.publish, {
+    this.subscriber = new ChannelSubscriber(store.redis, store.options.publish, {
       message: (channel, raw) => this.onMessage(channel, raw),
       resubscribed: (channels) => void this.reloadAll(channels),
     });

@@ -1,11 +1,11 @@
 /**
  * How change messages travel: ONE subscriber connection per LiveSession (a duplicate of the
- * store's client), subscribed to exactly the channels of the sessions that have sockets here.
- * What a message means is live-session.ts's business, not this module's.
+ * store's client, ioredis or node-redis alike: @live-session/core's RedisConnection), subscribed
+ * to exactly the channels of the sessions that have sockets here. What a message means is
+ * live-session.ts's business, not this module's.
  */
 import createDebug from 'debug';
-import type { RedisClient } from '@live-session/core';
-import type { Cluster, Redis } from 'ioredis';
+import type { RedisConnection, SubscriberConnection } from '@live-session/core';
 
 const debug = createDebug('live-session:subscriber');
 
@@ -17,8 +17,7 @@ export interface SubscriberEvents {
 }
 
 export class ChannelSubscriber {
-  private readonly connection: Redis | Cluster;
-  private readonly sharded: boolean;
+  private readonly connection: SubscriberConnection;
   /** Channels that should be subscribed (the room lifecycle decides). */
   private readonly wanted = new Set<string>();
   /** Channels Redis has confirmed. */
@@ -28,24 +27,18 @@ export class ChannelSubscriber {
   private connectedOnce = false;
   private closed = false;
 
-  constructor(client: RedisClient, mode: 'publish' | 'spublish', private readonly events: SubscriberEvents) {
-    this.sharded = mode === 'spublish';
-    // autoResubscribe off: this class resubscribes itself, so it knows when that is done.
-    this.connection = client.isCluster
-      ? (client as Cluster).duplicate([], { shardedSubscribers: this.sharded, redisOptions: { ...(client as Cluster).options.redisOptions, autoResubscribe: false } })
-      : (client as Redis).duplicate({ autoResubscribe: false });
-    this.connection.on(this.sharded ? 'smessage' : 'message', (channel: string, message: string) => {
-      if (this.active.has(channel)) this.events.message(channel, message);
-    });
-    this.connection.on('error', (err: Error) => debug('subscriber connection error: %s', err.message));
-    this.connection.on('ready', () => this.onReady());
-    // A Cluster's sharded subscribers follow slot moves (a failover) and subscribe again by
-    // themselves; messages published in between are lost, so those sessions must be read again.
-    if (client.isCluster && this.sharded) {
-      this.connection.on('subscribersReady', () => {
+  constructor(redis: RedisConnection, mode: 'publish' | 'spublish', private readonly events: SubscriberEvents) {
+    this.connection = redis.subscriber(mode === 'spublish', {
+      message: (channel, message) => {
+        if (this.active.has(channel)) this.events.message(channel, message);
+      },
+      ready: (kept) => this.onReady(kept),
+      // A Cluster's subscriptions followed a failover to other nodes: messages published in
+      // between are lost, so those sessions must be read again.
+      moved: () => {
         if (!this.closed && this.active.size > 0) this.events.resubscribed([...this.active]);
-      });
-    }
+      },
+    });
   }
 
   /** Wants `channel` subscribed; resolves once Redis confirmed (or it is no longer wanted). */
@@ -70,7 +63,7 @@ export class ChannelSubscriber {
     this.wanted.clear();
     this.active.clear();
     await Promise.allSettled(this.pending.values());
-    this.connection.disconnect();
+    await this.connection.close();
   }
 
   private sync(channel: string): Promise<void> {
@@ -89,11 +82,11 @@ export class ChannelSubscriber {
     if (want === this.active.has(channel)) return;
     try {
       if (want) {
-        await (this.sharded ? this.connection.ssubscribe(channel) : this.connection.subscribe(channel));
+        await this.connection.subscribe(channel);
         this.active.add(channel);
       } else {
         this.active.delete(channel);
-        await (this.sharded ? this.connection.sunsubscribe(channel) : this.connection.unsubscribe(channel));
+        await this.connection.unsubscribe(channel);
       }
     } catch (err) {
       // Redis is unreachable: the resubscription after reconnecting takes care of `wanted`.
@@ -103,17 +96,20 @@ export class ChannelSubscriber {
 
   /**
    * On every (re)connection: subscribe to each wanted channel Redis does not have (all of them
-   * after a reconnect, since a new connection has none; those that failed before the first one,
-   * e.g. with `enableOfflineQueue: false`), then report them: their messages may have been lost.
+   * after an ioredis reconnect, since a new connection has none; node-redis resubscribed those it
+   * had, `kept`; those that failed before the first connection, e.g. with the offline queue off),
+   * then report them all: their messages may have been lost.
    */
-  private onReady(): void {
-    if (this.connectedOnce) this.active.clear();
+  private onReady(kept: boolean): void {
+    const reconnected = this.connectedOnce;
     this.connectedOnce = true;
+    if (reconnected && !kept) this.active.clear();
+    const resubscribed = reconnected ? [...this.active] : [];
     const missing = [...this.wanted].filter((channel) => !this.active.has(channel));
-    if (missing.length === 0) return;
-    debug('(re)connected: subscribing %d channels', missing.length);
+    if (missing.length === 0 && resubscribed.length === 0) return;
+    debug('(re)connected: subscribing %d channels, %d kept', missing.length, resubscribed.length);
     void Promise.all(missing.map((channel) => this.sync(channel))).then(() => {
-      if (!this.closed) this.events.resubscribed(missing.filter((channel) => this.active.has(channel)));
+      if (!this.closed) this.events.resubscribed([...resubscribed, ...missing.filter((channel) => this.active.has(channel))]);
     });
   }
 }

@@ -1,15 +1,18 @@
-/** A master of a 3-master Cluster (one replica each) killed during live traffic (failover.suite.ts). */
-import { type ClusterNode, startCluster, waitFor } from '@live-session/test-support';
+/**
+ * A master of a 3-master Cluster (one replica each) killed during live traffic (failover.suite.ts),
+ * once per client library of the app servers (a new Cluster each: one master is gone after a run).
+ */
+import { CLIENT_KINDS, type ClusterNode, startCluster, waitFor } from '@live-session/test-support';
 import { Cluster } from 'ioredis';
 import { failoverSuite } from './failover.suite';
 
-failoverSuite('Redis Cluster, 3 masters with a replica each', async () => {
+for (const kind of CLIENT_KINDS) failoverSuite(`Redis Cluster, 3 masters with a replica each, ${kind}`, async () => {
   const cluster = await startCluster({ masters: 3, replicasPerMaster: 1 });
   const client = new Cluster(cluster.nodes);
   client.on('error', () => undefined); // its connection to the killed master fails
   let killed: ClusterNode | undefined;
   return {
-    env: { REDIS_CLUSTER_NODES: cluster.nodeList },
+    env: { REDIS_CLUSTER_NODES: cluster.nodeList, REDIS_CLIENT: kind },
     killMasterOf: async (key) => {
       const [address] = client.slots[Number(await client.cluster('KEYSLOT', key))];
       const colon = address.lastIndexOf(':');

@@ -18,6 +18,11 @@ export interface MultiServerTarget {
   channels(): Promise<Record<ChannelKind, string[]>>;
   /** Where a session key lives ("host:port" of its master) and how many masters there are: a Cluster only. */
   shards?: { count: number; of(key: string): Promise<string> };
+  /** HGET / HSET on a session key behind the app servers' back (no message published). */
+  hget(key: string, field: string): Promise<string | null>;
+  hset(key: string, ...fieldsAndValues: string[]): Promise<unknown>;
+  /** CLIENT KILL TYPE pubsub on every node: every subscriber connection drops and reconnects. */
+  cutSubscribers(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -151,6 +156,23 @@ export function multiServerSuite(name: string, factory: () => Promise<MultiServe
       await Promise.all(clients.map((client, i) => client.post('/set', { key: 'n', value: i })));
 
       await Promise.all(onB.map((socket, i) => socket.until((s) => s.n === i, `the write of ${users[i]}`)));
+    });
+
+    test('a change whose message was lost reaches every socket once the subscriber connections come back', async () => {
+      // The change is written with its version but never published (its message lost), then every
+      // subscriber connection is cut: only the reload of the local sessions after resubscribing
+      // (however the client library resubscribes) brings it to the sockets.
+      const users = ['gina', 'hank', 'iris', 'jack'];
+      const clients = await Promise.all(users.map((user) => login(A, user)));
+      const onB = await Promise.all(clients.map((client) => open(B, client.cookieHeader)));
+      await Promise.all(onB.map((socket, i) => socket.until((s) => s.user === users[i])));
+      for (const client of clients) {
+        const key = `live_session:${(await client.get('/session')).body.id as string}`;
+        const version = Number(await target.hget(key, '$v'));
+        await target.hset(key, 'silent', '"lost message"', '$v', String(version + 1));
+      }
+      await target.cutSubscribers();
+      await Promise.all(onB.map((socket) => socket.until((s) => s.silent === 'lost message', 'the change whose message was lost')));
     });
 
     test('no leaks: once every socket has left, no server is subscribed to any session channel', async () => {
