@@ -6,7 +6,7 @@
  */
 import { EventEmitter } from 'node:events';
 import createDebug from 'debug';
-import { type DestroyReason, LiveSessionError, type LiveSessionStore, type SessionState } from '@live-session/core';
+import { type DestroyReason, LiveSessionError, type LiveSessionStore, type SessionState, type UserSession } from '@live-session/core';
 import type { Namespace, Server, Socket } from 'socket.io';
 import type { FollowedSession } from './followed-session';
 import { SessionTracker } from './session-tracker';
@@ -161,6 +161,30 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
   }
 
   /**
+   * "Log out my other devices", from a socket or a request (`req.session`): destroys every other
+   * session of the user the target's session belongs to (the store's `userOf` option says who),
+   * with the reason "revoked", on every server. Resolves to how many were ended; 0 when the
+   * target's session belongs to no one. Rejects with ERR_LIVE_SESSION_NOT_FOUND when the target's
+   * own session no longer exists.
+   */
+  async destroyOtherSessions(target: SessionTarget): Promise<number> {
+    const sid = this.sessionIdOf(target);
+    const user = await this.userOf(sid);
+    return user === null ? 0 : this.store.destroySessionsOf(user, { except: sid });
+  }
+
+  /**
+   * The live sessions of the user the target's session belongs to ("where am I logged in"), each
+   * with `current: true` for the target's own. Empty when it belongs to no one.
+   */
+  async sessionsOfUser(target: SessionTarget): Promise<(UserSession & { current: boolean })[]> {
+    const sid = this.sessionIdOf(target);
+    const user = await this.userOf(sid);
+    if (user === null) return [];
+    return (await this.store.sessionsOf(user)).map((session) => ({ ...session, current: session.id === sid }));
+  }
+
+  /**
    * Wraps a socket event handler so that it can never crash the server, and answers the client:
    * `socket.on('cart:add', live.handler(async (item: string) => ...))`. When the client asked for
    * an acknowledgement (the last argument is a function), it gets `{ ok: true }` or
@@ -199,6 +223,16 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
   }
 
   // ---- Internals
+
+  /** Who a session belongs to, by the store's `userOf`, from what Redis holds now. */
+  private async userOf(sid: string): Promise<string | null> {
+    const { userOf } = this.store.options;
+    if (!userOf) {
+      throw new LiveSessionError('ERR_LIVE_SESSION_INVALID_ARGUMENT', 'the sessions of a user need the store option "userOf", which says who a session belongs to');
+    }
+    const session = await this.whileLive(sid, this.store.getSession(sid).then((found) => found ?? Promise.reject(notFound(sid))));
+    return userOf(session) ?? null;
+  }
 
   private async join(socket: Socket, session: unknown, handshake: boolean): Promise<boolean> {
     try {
@@ -351,6 +385,10 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
     }
     return sid;
   }
+}
+
+function notFound(sid: string): LiveSessionError {
+  return new LiveSessionError('ERR_LIVE_SESSION_NOT_FOUND', `session "${sid}" does not exist (destroyed, expired, or never saved)`);
 }
 
 /** Creates the LiveSession of a socket.io server (or namespace): one subscriber connection per call. */

@@ -111,7 +111,7 @@ export function multiServerSuite(name: string, factory: () => Promise<MultiServe
       await waitFor(() => onA.destroys === 1 && onB.destroys === 1, { what: 'the destroy event on both servers' });
       await waitFor(() => handlerDestroys.length === 2);
       expect(handlerDestroys.sort()).toEqual(['A', 'B']);
-      expect(await onB.emit('whoami')).toEqual({ user: null });
+      expect(await onB.emit('whoami')).toEqual({ user: null, data: null });
     });
 
     test('a regenerate (login again) does not carry old sockets over to the new session', async () => {
@@ -131,7 +131,7 @@ export function multiServerSuite(name: string, factory: () => Promise<MultiServe
       await fresh.until((s) => JSON.stringify(s.cart) === '["new"]');
       expect(old.updates.length).toBe(updatesBefore);
       expect(old.updates.some((update) => update.user === 'erin-again')).toBe(false);
-      expect(await old.emit('whoami')).toEqual({ user: null });
+      expect(await old.emit('whoami')).toEqual({ user: null, data: null });
     });
 
     test('many sessions at once: a write on A reaches the socket of every session on B', async () => {

@@ -42,7 +42,7 @@ test('a forged, unsigned or client-supplied session id gets nothing and writes n
     for (const attacker of attackers) {
       // An app that forwards a client-chosen id to maybeSubscribe is refused too.
       expect(await attacker.emit('subscribe', sid)).toBe(false);
-      expect(await attacker.emit('whoami')).toEqual({ user: null });
+      expect(await attacker.emit('whoami')).toEqual({ user: null, data: null });
       const put = await attacker.emit<{ ok: boolean; error?: string }>('put', { key: 'user', value: 'mallory' });
       expect(put.ok).toBe(false);
     }
