@@ -20,8 +20,9 @@ const sockets: RecordingSocket[] = [];
 beforeAll(async () => {
   redis = await startRedis();
   admin = new Redis(redis.url);
-  [A, B] = await startServers(2, redis.url);
-  [K] = await startServers(1, redis.url, { KEEP_ALIVE: '1', NAME: 'K' });
+  // With the sessions of a user on (userOf): the lifecycle holds with the index, and revocation is tested.
+  [A, B] = await startServers(2, redis.url, { USER_INDEX: '1' });
+  [K] = await startServers(1, redis.url, { KEEP_ALIVE: '1', USER_INDEX: '1', NAME: 'K' });
 });
 
 afterAll(async () => {
@@ -63,6 +64,24 @@ test('a logout reaches every socket on every server with reason "logout"', async
     { server: 'A', reason: 'logout', session: null },
     { server: 'B', reason: 'logout', session: null },
   ]);
+});
+
+test('"log out my other devices" from a socket: the others end on every server with reason "revoked", and their cookies log nobody in', async () => {
+  const devices = [await login(A, 'owner'), await login(B, 'owner'), await login(A, 'owner')];
+  const sockets = await Promise.all(devices.flatMap((device) => [open(A, device.forOrigin(A.url)), open(B, device.forOrigin(B.url))]));
+  type Listed = { ok: boolean; sessions: { id: string; current: boolean }[] };
+  const before = await sockets[0].emit<Listed>('devices');
+  expect(before.sessions.map((s) => s.id).sort()).toEqual(devices.map(sidOf).sort());
+  expect(before.sessions.filter((s) => s.current).map((s) => s.id)).toEqual([sidOf(devices[0])]);
+
+  expect(await sockets[0].emit('logout-others')).toEqual({ ok: true, n: 2 });
+  await waitFor(() => sockets.slice(2).every((socket) => socket.destroys === 1), { what: 'the other devices\' sockets on both servers' });
+  expect(sockets.slice(2).map((socket) => socket.destroyEvents[0].reason)).toEqual(['revoked', 'revoked', 'revoked', 'revoked']);
+  expect(sockets.slice(0, 2).map((socket) => socket.destroys)).toEqual([0, 0]);
+  for (const device of devices.slice(1)) expect((await device.get('/session')).body.data.user).toBeUndefined();
+  expect((await devices[0].get('/session')).body.data.user).toBe('owner');
+  const after = await sockets[1].emit<Listed>('devices');
+  expect(after.sessions).toEqual([expect.objectContaining({ id: sidOf(devices[0]), current: true })]);
 });
 
 test('an expired session reaches every socket on every server with reason "expired", and its view ends', async () => {
