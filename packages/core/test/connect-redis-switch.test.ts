@@ -7,6 +7,8 @@
 import { startRedis, type TestRedis } from '@live-session/test-support';
 import type session from 'express-session';
 import type { Redis } from 'ioredis';
+import { RedisStore as RedisStore10 } from 'connect-redis-10';
+import { createClient } from 'redis';
 import { convertToConnectRedis, LiveSessionStore } from '../src';
 import { testHooks } from '../src/legacy';
 import { startConnectRedisApp, VARIANTS } from './connect-redis-helpers';
@@ -174,5 +176,28 @@ describe('convertToConnectRedis', () => {
     expect(result.failed.map(({ sid, error }) => [sid, error.code])).toEqual([['bad', 'ERR_LIVE_SESSION_CORRUPT']]);
     expect(await admin.type(`${prefix}bad`)).toBe('hash');
     expect(JSON.parse((await admin.get(`${prefix}good`))!)).toMatchObject({ n: 1, cookie: { originalMaxAge: HOUR } });
+  });
+});
+
+describe('connect-redis 10 users keep their node-redis client', () => {
+  it('the same node-redis client, handed to LiveSessionStore, serves and moves the sessions connect-redis 10 stored', async () => {
+    const nodeClient = createClient({ url: redis.url });
+    nodeClient.on('error', () => undefined);
+    await nodeClient.connect();
+    resources.add(nodeClient, (c) => c.destroy());
+    const prefix = 'same-client:sess:';
+    const old = await startConnectRedisApp(resources, new RedisStore10({ client: nodeClient, prefix }), { cookie: { maxAge: HOUR } });
+    const browser = old.client();
+    const sid = (await browser.post('/login', { user: 'grace' })).body.id as string;
+    await browser.post('/set', { cart: ['tea'] });
+    await old.close();
+    expect(await admin.type(prefix + sid)).toBe('string');
+
+    const app = await startApp(resources, new LiveSessionStore({ client: nodeClient, prefix }), { cookie: { maxAge: HOUR } });
+    const same = browser.forOrigin(app.url);
+    const read = await same.get('/session');
+    expect(read.body).toMatchObject({ id: sid, session: { user: 'grace', cart: ['tea'] } });
+    expect(await admin.type(prefix + sid)).toBe('hash');
+    expect((await same.post('/count')).body.session.count).toBe(1);
   });
 });

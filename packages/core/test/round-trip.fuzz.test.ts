@@ -4,7 +4,7 @@
  * per-key patch path (a session loaded through get's callback and createSession, as
  * express-session does) and putSession. Deterministic: a failure names its seed and case.
  */
-import { startRedis, type TestRedis } from '@live-session/test-support';
+import { seededRandom, startRedis, type TestRedis } from '@live-session/test-support';
 import type { IncomingMessage } from 'node:http';
 import { LiveSessionStore } from '../src';
 import { expressCookie, Resources } from './helpers';
@@ -25,17 +25,6 @@ beforeAll(async () => {
 afterAll(() => resources.closeAll());
 
 type Dict = Record<string, unknown>;
-
-/** mulberry32: a small, well-known seeded generator. */
-function random(seed: number): () => number {
-  let state = seed | 0;
-  return () => {
-    state = (state + 0x6d2b79f5) | 0;
-    let t = Math.imul(state ^ (state >>> 15), 1 | state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 class Generator {
   constructor(private readonly next: () => number) {}
@@ -181,7 +170,7 @@ function load(sid: string): Promise<Dict> {
 }
 
 it(`round-trips ${CASES} seeded random sessions exactly as JSON does (seed ${SEED})`, async () => {
-  const gen = new Generator(random(SEED));
+  const gen = new Generator(seededRandom(SEED));
   for (let i = 0; i < CASES; i++) {
     const where = `seed ${SEED}, case ${i}`;
     const sid = `case-${i}`;

@@ -4,39 +4,25 @@
  * rewrites it (a rolling deploy), the socket gets what that server wrote once the session is used
  * again: the migration's version jump makes live-session read it again.
  */
-import type { AddressInfo } from 'node:net';
 import { CookieClient, startRedis, type TestRedis, waitFor } from '@live-session/test-support';
 import Redis from 'ioredis';
 import type { Socket } from 'socket.io';
 import { LiveSessionStore } from '@live-session/core';
-import type { LiveSession } from '../src';
-import { RecordingSocket } from './helpers';
-
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const { createApp } = require('./fixtures/app') as {
-  createApp(options: { redisUrl: string }): {
-    server: import('node:http').Server;
-    io: import('socket.io').Server;
-    live: LiveSession;
-    store: LiveSessionStore;
-    close(): Promise<void>;
-  };
-};
+import { type InProcessApp, RecordingSocket, startInProcessApp } from './helpers';
 
 const HOUR = 60 * 60 * 1000;
 let redis: TestRedis;
 let admin: Redis;
-let app: ReturnType<typeof createApp>;
+let app: InProcessApp;
 let url: string;
-const serverSockets: Socket[] = [];
+let serverSockets: Socket[];
 
 beforeAll(async () => {
   redis = await startRedis();
   admin = new Redis(redis.url);
-  app = createApp({ redisUrl: redis.url });
-  app.io.on('connection', (socket) => serverSockets.push(socket));
-  await new Promise<void>((resolve) => app.server.listen(0, '127.0.0.1', resolve));
-  url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  app = await startInProcessApp({ redisUrl: redis.url });
+  url = app.url;
+  serverSockets = app.sockets;
 });
 
 afterAll(async () => {

@@ -5,36 +5,20 @@
  * leave every socket equal to what Redis holds, without crashing or polluting anything. The real
  * defence, Redis ACLs on the channels, is tested at the end.
  */
-import type { AddressInfo } from 'node:net';
-import { CookieClient, startRedis, type TestRedis, waitFor } from '@live-session/test-support';
+import { CookieClient, seededRandom, startRedis, type TestRedis, waitFor } from '@live-session/test-support';
 import Redis from 'ioredis';
 import type { Socket } from 'socket.io';
-import type { LiveSessionStore } from '@live-session/core';
-import type { LiveSession } from '../src';
-import { RecordingSocket } from './helpers';
-
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const { createApp } = require('./fixtures/app') as {
-  createApp(options: { redisUrl: string }): {
-    server: import('node:http').Server;
-    io: import('socket.io').Server;
-    live: LiveSession;
-    store: LiveSessionStore;
-    close(): Promise<void>;
-  };
-};
+import { type InProcessApp, RecordingSocket, sessionIdOfSocket, startInProcessApp } from './helpers';
 
 let redis: TestRedis;
 let publisher: Redis;
-let app: ReturnType<typeof createApp>;
-let url: string;
-const serverSockets: Socket[] = [];
+let app: InProcessApp;
 const opened: RecordingSocket[] = [];
 
 beforeAll(async () => {
   redis = await startRedis();
   publisher = new Redis(redis.url);
-  app = await listen(redis.url);
+  app = await startInProcessApp({ redisUrl: redis.url });
 });
 
 afterAll(async () => {
@@ -44,22 +28,15 @@ afterAll(async () => {
   await redis?.close();
 });
 
-async function listen(redisUrl: string) {
-  const created = createApp({ redisUrl });
-  created.io.on('connection', (socket) => serverSockets.push(socket));
-  await new Promise<void>((resolve) => created.server.listen(0, '127.0.0.1', resolve));
-  url = `http://127.0.0.1:${(created.server.address() as AddressInfo).port}`;
-  return created;
-}
-
-async function loggedIn(user: string, base = url) {
+async function loggedIn(user: string, on: InProcessApp = app) {
+  const base = on.url;
   const client = new CookieClient(base);
   await client.post('/login', { user });
   const socket = await RecordingSocket.open(base, client.cookieHeader);
   opened.push(socket);
   await socket.until((s) => s.user === user);
-  const serverSocket = await waitFor(() => serverSockets.find((s) => s.connected && s.data.session?.user === user));
-  const sid = (serverSocket.request as unknown as { session: { id: string } }).session.id;
+  const serverSocket = await waitFor(() => on.sockets.find((s) => s.connected && s.data.session?.user === user));
+  const sid = sessionIdOfSocket(serverSocket);
   return { client, socket, serverSocket, sid, channel: `live_session:${sid}` };
 }
 
@@ -120,7 +97,7 @@ test('fuzz: malformed, stale, replayed, out-of-order and forged messages interle
   const real: string[] = [];
   recorder.on('message', (_channel: string, raw: string) => real.push(raw));
   await recorder.subscribe(channel);
-  const random = seeded(20261126);
+  const random = seededRandom(20261126);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)];
   const junk = [
     () => 'not json',
@@ -168,9 +145,9 @@ test('Redis ACLs keep other users off the channels; the app works with only its 
   } finally {
     tenant.disconnect();
   }
-  const restricted = await listen(redis.url.replace('redis://', 'redis://app:app-secret@'));
+  const restricted = await startInProcessApp({ redisUrl: redis.url.replace('redis://', 'redis://app:app-secret@') });
   try {
-    const { client, socket } = await loggedIn('acl-user', url);
+    const { client, socket } = await loggedIn('acl-user', restricted);
     await client.post('/set', { key: 'cart', value: ['under acl'] });
     await socket.until((s) => JSON.stringify(s.cart) === '["under acl"]');
     await client.post('/logout');
@@ -179,15 +156,3 @@ test('Redis ACLs keep other users off the channels; the app works with only its 
     await restricted.close();
   }
 });
-
-/** A small deterministic generator (mulberry32): the same messages on every run. */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}

@@ -1,5 +1,10 @@
-/** Shared by the socket.io tests: app servers in separate processes, logged-in clients, sockets. */
+/** Shared by the socket.io tests: app servers in separate processes or in this one, logged-in clients, sockets. */
+import type { Server as HttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import type { LiveSessionStore } from '@live-session/core';
+import type { Server, Socket } from 'socket.io';
+import type { LiveSession } from '../src';
 import { CookieClient, startChild, type ChildServer, waitFor } from '@live-session/test-support';
 import { io as connect, type Socket as ClientSocket } from 'socket.io-client';
 
@@ -21,6 +26,37 @@ export async function startServers(count: number, redis: string | Record<string,
       return Object.assign(child, { url: `http://127.0.0.1:${child.info.port as number}` });
     }),
   );
+}
+
+/** The fixture app (fixtures/app.js) run in this process, to reach inside it. */
+export interface InProcessApp {
+  server: HttpServer;
+  io: Server;
+  live: LiveSession;
+  store: LiveSessionStore;
+  close(): Promise<void>;
+  url: string;
+  /** Every socket that connected, in order. */
+  sockets: Socket[];
+}
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { createApp } = require('./fixtures/app') as {
+  createApp(options: { redisUrl: string; disconnectOnDestroy?: boolean }): Omit<InProcessApp, 'url' | 'sockets'>;
+};
+
+/** Starts the fixture app in this process on a free port. */
+export async function startInProcessApp(options: { redisUrl: string; disconnectOnDestroy?: boolean }): Promise<InProcessApp> {
+  const app = createApp(options);
+  const sockets: Socket[] = [];
+  app.io.on('connection', (socket) => sockets.push(socket));
+  await new Promise<void>((resolve) => app.server.listen(0, '127.0.0.1', resolve));
+  return Object.assign(app, { url: `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`, sockets });
+}
+
+/** The id express-session gave a server-side socket's handshake request. */
+export function sessionIdOfSocket(socket: Socket): string {
+  return (socket.request as unknown as { session: { id: string } }).session.id;
 }
 
 /** Logs in over HTTP (express-session regenerates the id) and returns the client holding the cookie. */

@@ -2,39 +2,24 @@
  * One app server in this process, to reach inside it: maybeSubscribe's no-op cases, messages
  * out of order or malformed, and subscriptions that follow the rooms.
  */
-import type { AddressInfo } from 'node:net';
 import { startRedis, type TestRedis, waitFor } from '@live-session/test-support';
 import { CookieClient } from '@live-session/test-support';
 import Redis from 'ioredis';
 import type { Socket } from 'socket.io';
-import type { LiveSessionStore } from '@live-session/core';
-import type { LiveSession } from '../src';
-import { RecordingSocket } from './helpers';
-
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const { createApp } = require('./fixtures/app') as {
-  createApp(options: { redisUrl: string; disconnectOnDestroy?: boolean }): {
-    server: import('node:http').Server;
-    io: import('socket.io').Server;
-    live: LiveSession;
-    store: LiveSessionStore;
-    close(): Promise<void>;
-  };
-};
+import { type InProcessApp, RecordingSocket, sessionIdOfSocket, startInProcessApp } from './helpers';
 
 let redis: TestRedis;
 let publisher: Redis;
-let app: ReturnType<typeof createApp>;
+let app: InProcessApp;
 let url: string;
-const serverSockets: Socket[] = [];
+let serverSockets: Socket[];
 
 beforeAll(async () => {
   redis = await startRedis();
   publisher = new Redis(redis.url);
-  app = createApp({ redisUrl: redis.url });
-  app.io.on('connection', (socket) => serverSockets.push(socket));
-  await new Promise<void>((resolve) => app.server.listen(0, '127.0.0.1', resolve));
-  url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  app = await startInProcessApp({ redisUrl: redis.url });
+  url = app.url;
+  serverSockets = app.sockets;
 });
 
 afterAll(async () => {
@@ -43,10 +28,7 @@ afterAll(async () => {
   await redis?.close();
 });
 
-/** The id express-session gave the socket's handshake request. */
-function sessionIdOf(socket: Socket): string {
-  return (socket.request as unknown as { session: { id: string } }).session.id;
-}
+const sessionIdOf = sessionIdOfSocket;
 
 async function loggedIn(user: string) {
   const client = new CookieClient(url);
@@ -165,9 +147,8 @@ test('putSession through a socket updates that socket view before it resolves, a
 });
 
 test('disconnectOnDestroy: a logout disconnects the session\'s sockets after telling them', async () => {
-  const strict = createApp({ redisUrl: redis.url, disconnectOnDestroy: true });
-  await new Promise<void>((resolve) => strict.server.listen(0, '127.0.0.1', resolve));
-  const strictUrl = `http://127.0.0.1:${(strict.server.address() as AddressInfo).port}`;
+  const strict = await startInProcessApp({ redisUrl: redis.url, disconnectOnDestroy: true });
+  const strictUrl = strict.url;
   try {
     const client = new CookieClient(strictUrl);
     await client.post('/login', { user: 'strict' });

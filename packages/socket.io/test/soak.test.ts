@@ -4,42 +4,27 @@
  * what Redis holds, nothing crashed, and once every socket left, the process is back to its
  * baseline: no channel subscribed, no session followed, the heap where it was.
  */
-import type { AddressInfo } from 'node:net';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { CookieClient, startRedis, type TestRedis, waitFor } from '@live-session/test-support';
+import { CookieClient, seededRandom, startRedis, type TestRedis, waitFor } from '@live-session/test-support';
 import Redis from 'ioredis';
 import { io as connect } from 'socket.io-client';
-import type { LiveSessionStore } from '@live-session/core';
-import type { LiveSession } from '../src';
-import { RecordingSocket } from './helpers';
-
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const { createApp } = require('./fixtures/app') as {
-  createApp(options: { redisUrl: string }): {
-    server: import('node:http').Server;
-    io: import('socket.io').Server;
-    live: LiveSession;
-    store: LiveSessionStore;
-    close(): Promise<void>;
-  };
-};
+import { type InProcessApp, RecordingSocket, startInProcessApp } from './helpers';
 
 const SOAK_MS = 30_000;
 const SESSIONS = 12;
 
 let redis: TestRedis;
 let admin: Redis;
-let app: ReturnType<typeof createApp>;
+let app: InProcessApp;
 let url: string;
 
 beforeAll(async () => {
   redis = await startRedis({ restartable: true, persistent: true });
   admin = new Redis(redis.url, { maxRetriesPerRequest: 1 });
   admin.on('error', () => undefined);
-  app = createApp({ redisUrl: redis.url });
-  await new Promise<void>((resolve) => app.server.listen(0, '127.0.0.1', resolve));
-  url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  app = await startInProcessApp({ redisUrl: redis.url });
+  url = app.url;
 });
 
 afterAll(async () => {
@@ -61,7 +46,7 @@ test('writers, readers, socket churn and a Redis restart at once: every socket e
   const stayers = await Promise.all(users.map((user) => loginWithSocket(user)));
   const errors = { http: 0, direct: 0, churn: 0 };
   const deadline = Date.now() + SOAK_MS;
-  const random = seeded(7);
+  const random = seededRandom(7);
   const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)];
 
   const writer = async () => {
@@ -134,15 +119,4 @@ async function loginWithSocket(user: string) {
 function exposeGc(): () => void {
   setFlagsFromString('--expose-gc');
   return runInNewContext('gc') as () => void;
-}
-
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }

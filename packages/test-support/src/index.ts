@@ -8,3 +8,4 @@ export { CookieClient } from './http';
 export { startChild, type ChildServer } from './processes';
 export { findBrowser, type FoundBrowser } from './browser';
 export { createTestClient, CLIENT_KINDS, type ClientKind, type TestClient, type TestClientOptions, type Where, type AnyTestClient } from './clients';
+export { seededRandom } from './random';
