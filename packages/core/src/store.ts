@@ -5,7 +5,7 @@
 import session from 'express-session';
 import type { IncomingMessage } from 'node:http';
 import { type Callback, invokeCallback, withCallback } from './callback';
-import { cookieExpiry, decodeCookie, refreshInterval, sameCookieAttributes } from './cookie';
+import { decodeCookie, sameCookieAttributes } from './cookie';
 import { Deadlines } from './deadline';
 import { LiveSessionError } from './errors';
 import type { DestroyReason } from './message';
@@ -14,18 +14,16 @@ import {
   decodeSession,
   decodeSessionDocument,
   decodeSessionFields,
-  encodeSession,
   encodeStoredCookie,
   encodeValue,
   fieldOf,
   type LoadedSession,
   LONE_SURROGATE,
-  REFRESH_FIELD,
-  sameStoredValue,
   VERSION_FIELD,
   type SessionRecord,
 } from './fields';
 import { checkArguments } from './limits';
+import { type CookieExpiry, expiryOf, expiryTime, planSave, refreshFields, type Snapshot } from './save-plan';
 import { type LiveSessionStoreOptions, type ResolvedOptions, resolveOptions } from './options';
 import { scanKeys } from './keyspace';
 import { type LegacyHost, migrate, retryAfterMigrating, withMigration } from './legacy';
@@ -46,11 +44,7 @@ export interface SessionState {
   expiresAt: number | null;
 }
 
-/** What a request loaded (a LoadedSession) or last wrote: what its save is compared against. */
-type Snapshot = Pick<LoadedSession, 'sid' | 'storedFields' | 'cookie' | 'expiresAt'>;
-
 /** PEXPIREAT ms, PEXPIRE ms, or (writes outside a request) by the stored refresh interval. */
-type CookieExpiry = { kind: 'at' | 'in'; ms: number };
 type Expiry = CookieExpiry | { kind: 'keep'; ms: 0 };
 /** The reply of lua/get.lua: a JSON text (see fields.ts), or null when there is no session. */
 type GetReply = string | null;
@@ -409,42 +403,23 @@ export class LiveSessionStore extends session.Store {
     return decodeSessionDocument(sid, document) ?? this.read(sid, 'fields');
   }
 
+  /** express-session's save: the write plan of this request (save-plan.ts), sent as one write. */
   private async save(sid: string, data: SessionData): Promise<void> {
     checkSid(sid);
     checkSession(sid, data);
     const req = requestOf(data);
     const snapshot = req && getSnapshot(req, this.snapshotSlot);
-    const loaded = snapshot?.sid === sid ? snapshot : undefined;
-    // An unchanged cookie is neither encoded again nor written.
-    const keepCookie = loaded?.cookie !== undefined && this.sameCookie(loaded.cookie, data.cookie);
-    const fields = encodeSession(sid, data, { withoutCookie: keepCookie });
-    const expiry = this.expiryOf(data.cookie);
-    if (expiry.kind === 'at' && expiry.ms <= Date.now()) {
+    const plan = planSave(sid, data, snapshot?.sid === sid ? snapshot : undefined, this.options);
+    if (plan === 'expired') {
       await this.remove(sid, 'expired');
       return;
     }
-    const refresh = this.refreshFields(data.cookie);
     const owner = this.index?.ownerOf(sid, data) ?? null;
-    const index = this.index?.ofSave(sid, data, req as IncomingMessage | undefined, owner, loaded);
-    let result: WriteResult;
-    if (loaded) {
-      // Only what this request changed: concurrent requests changing other keys all survive.
-      const stored = loaded.storedFields();
-      const set: [string, string][] = [];
-      const del: string[] = [];
-      for (const [field, value] of fields) if (!sameStoredValue(stored.get(field), value)) set.push([field, value]);
-      for (const field of stored.keys()) if (!fields.has(field) && !(keepCookie && field === COOKIE_FIELD)) del.push(field);
-      result = await this.write(sid, 'patch', expiry, [...set, ...refresh.set], [...del, ...refresh.del], { index });
-      // 'gone': destroyed meanwhile (a logout elsewhere); a late save must not bring it back.
-      if (keepCookie) fields.set(COOKIE_FIELD, stored.get(COOKIE_FIELD)!);
-    } else {
-      result = await this.write(sid, 'replace', expiry, [...fields, ...refresh.set], refresh.del, { index });
-    }
+    const index = this.index?.ofSave(sid, data, req as IncomingMessage | undefined, owner, snapshot?.sid === sid ? snapshot : undefined);
+    // A patch on a session destroyed meanwhile (a logout elsewhere) is 'gone': a late save never brings it back.
+    const result = await this.write(sid, plan.mode, plan.expiry, plan.set, plan.del, { index });
     if (req && result.status === 'ok') {
-      const expiresAt = expiryTime(expiry);
-      const stored = fields.get(COOKIE_FIELD);
-      const cookie = keepCookie ? loaded!.cookie : stored === undefined ? undefined : decodeCookie(stored, expiresAt);
-      const written: Snapshot = { sid, storedFields: () => fields, cookie, expiresAt };
+      const written: Snapshot = { sid, storedFields: () => plan.fields, cookie: plan.cookie, expiresAt: expiryTime(plan.expiry) };
       this.index?.rememberOwner(written, owner);
       setSnapshot(req, this.snapshotSlot, written);
     }
@@ -455,7 +430,7 @@ export class LiveSessionStore extends session.Store {
     checkSession(sid, data);
     // Before anything else: a cookie express-session could not load is refused, never a reason to delete.
     const cookie = encodeStoredCookie(sid, data.cookie);
-    const expiry = this.expiryOf(data.cookie);
+    const expiry = expiryOf(data.cookie, this.options.lifetime);
     if (expiry.kind === 'at' && expiry.ms <= Date.now()) {
       await this.remove(sid, 'expired');
       return;
@@ -465,7 +440,7 @@ export class LiveSessionStore extends session.Store {
     const loaded = snapshot?.sid === sid ? snapshot : undefined;
     // Writes the cookie (only if it changed) and the expiry; never re-creates a destroyed session.
     // A session without a cookie (the direct API's) loses the stored one, as `set` would.
-    const refresh = this.refreshFields(data.cookie);
+    const refresh = refreshFields(data.cookie, this.options.lifetime);
     const set: [string, string][] = cookie === undefined ? refresh.set : [[COOKIE_FIELD, cookie], ...refresh.set];
     const del = cookie === undefined ? [COOKIE_FIELD, ...refresh.del] : refresh.del;
     const result = await this.write(sid, 'patch', expiry, set, del, {});
@@ -486,20 +461,10 @@ export class LiveSessionStore extends session.Store {
     const req = requestOf(data);
     const loaded = req && getSnapshot(req, this.snapshotSlot);
     if (!loaded || loaded.sid !== sid || !loaded.cookie || loaded.expiresAt === null) return false;
-    const expiry = this.expiryOf(data.cookie);
+    const expiry = expiryOf(data.cookie, this.options.lifetime);
     if (expiry.kind === 'at' && expiry.ms <= Date.now()) return false; // refresh() removes it
-    return Math.abs(expiryTime(expiry) - loaded.expiresAt) <= this.options.touchGrace && this.sameCookie(loaded.cookie, data.cookie);
-  }
-
-  /** The cookie's attributes are unchanged (its expiry is the TTL's business). */
-  private sameCookie(loaded: Record<string, unknown>, cookie: unknown): boolean {
-    return sameCookieAttributes(loaded, cookie, this.options.touchGrace);
-  }
-
-  /** The `$t` field: how far reads push the expiry forward, or its removal when the cookie fixes it. */
-  private refreshFields(cookie: unknown): { set: [string, string][]; del: string[] } {
-    const interval = refreshInterval(cookie, this.options.lifetime);
-    return interval === null ? { set: [], del: [REFRESH_FIELD] } : { set: [[REFRESH_FIELD, String(interval)]], del: [] };
+    const { touchGrace } = this.options;
+    return Math.abs(expiryTime(expiry) - loaded.expiresAt) <= touchGrace && sameCookieAttributes(loaded.cookie, data.cookie, touchGrace);
   }
 
   private async remove(sid: string, reason: DestroyReason): Promise<boolean> {
@@ -615,11 +580,6 @@ export class LiveSessionStore extends session.Store {
     return this.call('scan', () => scanKeys(this.redis, this.options.prefix, this.options.scanCount, ['string', 'hash']));
   }
 
-  private expiryOf(cookie: unknown): CookieExpiry {
-    const at = cookieExpiry(cookie);
-    return at === null ? { kind: 'in', ms: this.options.lifetime } : { kind: 'at', ms: at };
-  }
-
   /** For writes outside a request: the lifetime policy the session's last save stored. */
   private autoExpiry(): Expiry {
     return { kind: 'keep', ms: 0 };
@@ -659,10 +619,6 @@ function toState(loaded: LoadedSession): SessionState {
 /** The store keeps whatever the app put in the session; express-session's type names what it expects. */
 function asSessionData(record: SessionRecord): SessionData {
   return record as unknown as SessionData;
-}
-
-function expiryTime(expiry: CookieExpiry): number {
-  return expiry.kind === 'at' ? expiry.ms : Date.now() + expiry.ms;
 }
 
 function getSnapshot(holder: object, slot: symbol): Snapshot | undefined {
