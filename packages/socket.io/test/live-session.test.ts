@@ -6,6 +6,7 @@ import { startRedis, type TestRedis, waitFor } from '@live-session/test-support'
 import { CookieClient } from '@live-session/test-support';
 import Redis from 'ioredis';
 import type { Socket } from 'socket.io';
+import { LiveSessionStore } from '@live-session/core';
 import { type InProcessApp, RecordingSocket, sessionIdOfSocket, startInProcessApp } from './helpers';
 
 let redis: TestRedis;
@@ -188,5 +189,27 @@ test('live.handler: a socket without a session gets its error as an ack, or as a
   } finally {
     app.live.off('error', onError);
     anonymous.close();
+  }
+});
+
+test('a change published as a reload message (over maxMessageBytes) reaches the sockets as the new session', async () => {
+  const { socket, serverSocket, sid, channel } = await loggedIn('large');
+  const recorder = new Redis(redis.url);
+  const seen: string[] = [];
+  recorder.on('message', (_channel: string, raw: string) => seen.push(raw));
+  await recorder.subscribe(channel);
+  // Another writer whose every change is too large to publish: only `{"event":"reload"}` goes out.
+  const writerClient = new Redis(redis.url);
+  const writer = new LiveSessionStore({ client: writerClient, maxMessageBytes: 0 });
+  try {
+    await writer.putSession(sid, 'cart', ['x'.repeat(1000)]);
+    await socket.until((s) => Array.isArray(s.cart) && (s.cart as string[])[0].length === 1000);
+    expect(app.live.sessionOf(serverSocket)).toMatchObject({ user: 'large', cart: ['x'.repeat(1000)] });
+    await waitFor(() => seen.length === 1, { what: 'the reload message' });
+    expect(JSON.parse(seen[0])).toEqual({ format: 1, event: 'reload', version: expect.any(Number) });
+  } finally {
+    recorder.disconnect();
+    writerClient.disconnect();
+    socket.close();
   }
 });
