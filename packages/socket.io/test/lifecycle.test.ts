@@ -15,6 +15,7 @@ let admin: Redis;
 let A: AppServer;
 let B: AppServer;
 let K: AppServer; // keepAlive on
+let KI: AppServer; // keepAlive on, with the user index
 const sockets: RecordingSocket[] = [];
 
 beforeAll(async () => {
@@ -22,12 +23,13 @@ beforeAll(async () => {
   admin = new Redis(redis.url);
   // With the sessions of a user on (userOf): the lifecycle holds with the index, and revocation is tested.
   [A, B] = await startServers(2, redis.url, { USER_INDEX: '1' });
-  [K] = await startServers(1, redis.url, { KEEP_ALIVE: '1', USER_INDEX: '1', NAME: 'K' });
+  // keepAlive with and without the user index: both touch paths run.
+  [K, KI] = await Promise.all([startServers(1, redis.url, { KEEP_ALIVE: '1', NAME: 'K' }), startServers(1, redis.url, { KEEP_ALIVE: '1', USER_INDEX: '1', NAME: 'KI' })]).then(([[k], [ki]]) => [k, ki]);
 });
 
 afterAll(async () => {
   for (const socket of sockets) socket.close();
-  await Promise.all([A?.stop(), B?.stop(), K?.stop()]);
+  await Promise.all([A?.stop(), B?.stop(), K?.stop(), KI?.stop()]);
   admin?.disconnect();
   await redis?.close();
 });
@@ -152,16 +154,19 @@ test('a write through a socket that finds its session gone ends the view at once
 
 test('keepAlive: a socket that emits every 500 ms keeps a 2 s session alive; without it the session expires and the socket is told', async () => {
   const kept = await login(K, 'kept', { maxAge: 2000 });
+  const keptIndexed = await login(KI, 'kept-indexed', { maxAge: 2000 });
   const lapsed = await login(A, 'lapsed', { maxAge: 2000 });
-  const [onK, onA] = [await open(K, kept), await open(A, lapsed)];
+  const [onK, onKI, onA] = [await open(K, kept), await open(KI, keptIndexed), await open(A, lapsed)];
   const started = Date.now();
   while (Date.now() - started < 10_000) {
-    await Promise.all([onK.emit('ping'), onA.socket.connected && onA.destroys === 0 ? onA.emit('ping') : undefined]);
+    await Promise.all([onK.emit('ping'), onKI.emit('ping'), onA.socket.connected && onA.destroys === 0 ? onA.emit('ping') : undefined]);
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
-  expect(onK.destroys).toBe(0);
+  expect([onK.destroys, onKI.destroys]).toEqual([0, 0]);
   expect((await whoami(onK)).user).toBe('kept');
+  expect((await whoami(onKI)).user).toBe('kept-indexed');
   expect(await admin.exists(`live_session:${sidOf(kept)}`)).toBe(1);
+  expect(await admin.exists(`live_session:${sidOf(keptIndexed)}`)).toBe(1);
   expect(onA.destroyEvents.map((e) => e.reason)).toEqual(['expired']);
   // The HTTP side agrees: the kept session still logs its cookie in.
   expect((await kept.get('/session')).body.data.user).toBe('kept');
