@@ -2,7 +2,7 @@
  * How change messages travel: ONE subscriber connection per LiveSession (a duplicate of the
  * store's client, ioredis or node-redis alike: @live-session/core's RedisConnection), subscribed
  * to exactly the channels of the sessions that have sockets here. What a message means is
- * live-session.ts's business, not this module's.
+ * followed-session.ts's business (through session-tracker.ts), not this module's.
  */
 import createDebug from 'debug';
 import type { RedisConnection, SubscriberConnection } from '@live-session/core';
