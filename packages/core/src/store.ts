@@ -288,7 +288,7 @@ export class LiveSessionStore extends session.Store {
     const [pttl, interval, ...rest] = reply;
     const request = indexRequestOf(rest);
     if (index && request) index.handle(key, sid, request, () => '').catch(() => undefined); // a background refresh
-    return { expiresAt: pttl >= 0 ? Date.now() + pttl : Number.POSITIVE_INFINITY, refreshInterval: interval >= 0 ? interval : null };
+    return { expiresAt: expiresAtOf(pttl, Date.now()) ?? Number.POSITIVE_INFINITY, refreshInterval: interval >= 0 ? interval : null };
   }
 
   /**
@@ -303,8 +303,8 @@ export class LiveSessionStore extends session.Store {
       sids.map((sid, i) => {
         const [err, pttl] = replies[i];
         if (err) throw redisError('pttl', err);
-        const ms = pttl as number;
-        return [sid, ms === -2 ? null : ms === -1 ? Number.POSITIVE_INFINITY : now + ms];
+        // PTTL: -2 no key, -1 no TTL.
+        return [sid, pttl === -2 ? null : (expiresAtOf(pttl as number, now) ?? Number.POSITIVE_INFINITY)];
       }),
     );
   }
@@ -409,13 +409,14 @@ export class LiveSessionStore extends session.Store {
     checkSession(sid, data);
     const req = requestOf(data);
     const snapshot = req && getSnapshot(req, this.snapshotSlot);
-    const plan = planSave(sid, data, snapshot?.sid === sid ? snapshot : undefined, this.options);
+    const loaded = snapshot?.sid === sid ? snapshot : undefined;
+    const plan = planSave(sid, data, loaded, this.options);
     if (plan === 'expired') {
       await this.remove(sid, 'expired');
       return;
     }
     const owner = this.index?.ownerOf(sid, data) ?? null;
-    const index = this.index?.ofSave(sid, data, req as IncomingMessage | undefined, owner, snapshot?.sid === sid ? snapshot : undefined);
+    const index = this.index?.ofSave(sid, data, req as IncomingMessage | undefined, owner, loaded);
     // A patch on a session destroyed meanwhile (a logout elsewhere) is 'gone': a late save never brings it back.
     const result = await this.write(sid, plan.mode, plan.expiry, plan.set, plan.del, { index });
     if (req && result.status === 'ok') {
@@ -619,6 +620,11 @@ function toState(loaded: LoadedSession): SessionState {
 /** The store keeps whatever the app put in the session; express-session's type names what it expects. */
 function asSessionData(record: SessionRecord): SessionData {
   return record as unknown as SessionData;
+}
+
+/** A PTTL reply as ms since the epoch; null for a key without a TTL (or none). */
+function expiresAtOf(pttl: number, now: number): number | null {
+  return pttl >= 0 ? now + pttl : null;
 }
 
 function getSnapshot(holder: object, slot: symbol): Snapshot | undefined {

@@ -7,11 +7,8 @@ import { RedisStore as RedisStore8 } from 'connect-redis-8';
 import { RedisStore as RedisStore10 } from 'connect-redis-10';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import session from 'express-session';
-import { once } from 'node:events';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { createClient } from 'redis';
-import type { Resources } from './helpers';
+import { listen, type Resources } from './helpers';
 
 /** startApp's secret (test/helpers.ts): a cookie signed by one app is accepted by the other. */
 export const SECRET = 'test secret';
@@ -67,14 +64,6 @@ export async function startConnectRedisApp(resources: Resources, store: session.
   app.use((err: Error & { code?: string }, _req: Request, res: Response, _next: NextFunction) => {
     res.status(500).json({ error: err.code ?? err.message });
   });
-  const server: Server = app.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const close = () =>
-    new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    });
-  resources.add(server, close);
+  const { url, close } = await listen(resources, app);
   return { url, close, client: () => new CookieClient(url) };
 }

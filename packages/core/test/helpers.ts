@@ -182,6 +182,12 @@ export async function startApp(
     if (!res.headersSent) res.status(500).json({ error: err.code ?? err.message });
   });
 
+  const { url, close } = await listen(resources, app);
+  return { url, store, gates, errors, client: () => new CookieClient(url), close };
+}
+
+/** Serves an express app on a free loopback port until the test file's resources close. */
+export async function listen(resources: Resources, app: Express): Promise<{ url: string; close: () => Promise<void> }> {
   const server: Server = app.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -191,7 +197,7 @@ export async function startApp(
       server.close(() => resolve());
     });
   resources.add(server, close);
-  return { url, store, gates, errors, client: () => new CookieClient(url), close };
+  return { url, close };
 }
 
 /** A raw ioredis subscriber on one channel, collecting the messages as received. */

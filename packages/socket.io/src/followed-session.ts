@@ -48,6 +48,8 @@ export class FollowedSession {
 
   constructor(
     readonly sid: string,
+    /** Its key in Redis, which is also its channel and its sockets' room. */
+    readonly key: string,
     private readonly source: SessionSource,
     private readonly listener: FollowedSessionListener,
   ) {}

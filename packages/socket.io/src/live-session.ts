@@ -314,7 +314,7 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
   }
 
   private deliver(session: FollowedSession, change: SessionChange): void {
-    const room = this.store.keyOf(session.sid);
+    const room = session.key;
     const sockets = this.socketsOf(room);
     for (const socket of sockets) socket.data.session = session.view;
     if (this.expose) {
@@ -329,7 +329,7 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
   }
 
   private ended(session: FollowedSession, reason: DestroyReason): void {
-    const room = this.store.keyOf(session.sid);
+    const room = session.key;
     const sockets = this.socketsOf(room);
     this.nsp.local.to(room).emit(CLIENT_EVENTS.destroy, { reason });
     for (const socket of sockets) {

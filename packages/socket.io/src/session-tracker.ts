@@ -65,7 +65,7 @@ export class SessionTracker {
   /** Starts following the session stored at `key` (its channel has the same name). */
   follow(key: string, sid: string): void {
     if (this.tracked.has(key)) return;
-    const session = new FollowedSession(sid, this.store, this.sessionListener);
+    const session = new FollowedSession(sid, key, this.store, this.sessionListener);
     const tracked: Tracked = { session, ready: Promise.resolve('ok'), refresh: { lastAt: 0, interval: undefined, inFlight: false } };
     this.tracked.set(key, tracked);
     // Subscribe first, then read: a change published in between is in both, told apart by version.

@@ -4,7 +4,8 @@
  * multi-server.cluster.test.ts); real socket.io-client connections carrying the cookie of a real
  * express-session login over HTTP.
  */
-import { waitFor } from '@live-session/test-support';
+import { type ClientKind, startRedis, type TestRedis, waitFor } from '@live-session/test-support';
+import Redis from 'ioredis';
 import { type AppServer, login, RecordingSocket, startServers } from './helpers';
 
 export type ChannelKind = 'classic' | 'sharded';
@@ -24,6 +25,37 @@ export interface MultiServerTarget {
   /** CLIENT KILL TYPE pubsub on every node: every subscriber connection drops and reconnects. */
   cutSubscribers(): Promise<void>;
   close(): Promise<void>;
+}
+
+/**
+ * The suite on one standalone Redis shared by every run of a test file (started on first use,
+ * closed by the returned `close`), with `publish` the store option the app servers get.
+ */
+export function standaloneTargets(publish: 'publish' | 'spublish'): { target(kind: ClientKind): Promise<MultiServerTarget>; close(): Promise<void> } {
+  let deployment: Promise<{ redis: TestRedis; admin: Redis }> | undefined;
+  return {
+    async target(kind) {
+      deployment ??= startRedis().then((redis) => ({ redis, admin: new Redis(redis.url) }));
+      const { redis, admin } = await deployment;
+      return {
+        env: { REDIS_URL: redis.url, REDIS_CLIENT: kind, ...(publish === 'spublish' ? { REDIS_PUBLISH: 'spublish' } : {}) },
+        kind: publish === 'spublish' ? 'sharded' : 'classic',
+        channels: async () => ({
+          classic: (await admin.pubsub('CHANNELS', 'live_session:*')) as string[],
+          sharded: (await admin.call('PUBSUB', 'SHARDCHANNELS', 'live_session:*')) as string[],
+        }),
+        hget: (key, field) => admin.hget(key, field),
+        hset: (key, ...fieldsAndValues) => admin.hset(key, ...fieldsAndValues),
+        cutSubscribers: async () => void (await admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub')),
+        close: async () => undefined, // the deployment is closed with the file
+      };
+    },
+    async close() {
+      const started = await deployment;
+      started?.admin.disconnect();
+      await started?.redis.close();
+    },
+  };
 }
 
 export function multiServerSuite(name: string, factory: () => Promise<MultiServerTarget>): void {

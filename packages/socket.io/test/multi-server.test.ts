@@ -3,32 +3,10 @@
  * library (the app servers' REDIS_CLIENT): the store publishes with PUBLISH and each app server
  * SUBSCRIBEs.
  */
-import { CLIENT_KINDS, startRedis, type TestRedis } from '@live-session/test-support';
-import Redis from 'ioredis';
-import { multiServerSuite } from './multi-server.suite';
+import { CLIENT_KINDS } from '@live-session/test-support';
+import { multiServerSuite, standaloneTargets } from './multi-server.suite';
 
-let deployment: Promise<{ redis: TestRedis; admin: Redis }> | undefined;
-afterAll(async () => {
-  const started = await deployment;
-  started?.admin.disconnect();
-  await started?.redis.close();
-});
+const deployment = standaloneTargets('publish');
+afterAll(() => deployment.close());
 
-for (const kind of CLIENT_KINDS) {
-  multiServerSuite(`standalone Redis, ${kind}`, async () => {
-    deployment ??= startRedis().then((redis) => ({ redis, admin: new Redis(redis.url) }));
-    const { redis, admin } = await deployment;
-    return {
-      env: { REDIS_URL: redis.url, REDIS_CLIENT: kind },
-      kind: 'classic',
-      channels: async () => ({
-        classic: (await admin.pubsub('CHANNELS', 'live_session:*')) as string[],
-        sharded: (await admin.call('PUBSUB', 'SHARDCHANNELS', 'live_session:*')) as string[],
-      }),
-      hget: (key, field) => admin.hget(key, field),
-      hset: (key, ...fieldsAndValues) => admin.hset(key, ...fieldsAndValues),
-      cutSubscribers: async () => void (await admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub')),
-      close: async () => undefined, // the deployment is closed with the file
-    };
-  });
-}
+for (const kind of CLIENT_KINDS) multiServerSuite(`standalone Redis, ${kind}`, () => deployment.target(kind));

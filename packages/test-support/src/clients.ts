@@ -96,16 +96,7 @@ async function nodeRedisClient(where: Where, { fastReconnect, failFast }: TestCl
       isCluster: false,
       client,
       command: (_key, ...args) => send(args),
-      subscriber: async (sharded, onMessage) => {
-        const subscriber = client.duplicate();
-        subscriber.on('error', () => undefined);
-        await subscriber.connect();
-        const listener = (message: string, channel: string) => onMessage(channel, message);
-        return {
-          subscribe: (channel) => (sharded ? subscriber.sSubscribe(channel, listener) : subscriber.subscribe(channel, listener)),
-          close: async () => subscriber.destroy(),
-        };
-      },
+      subscriber: (sharded, onMessage) => nodeRedisSubscriber(client.duplicate(), sharded, onMessage),
       masterOf: async () => {
         throw new Error('masterOf: not a Cluster');
       },
@@ -121,21 +112,27 @@ async function nodeRedisClient(where: Where, { fastReconnect, failFast }: TestCl
     isCluster: true,
     client: cluster,
     command: (key, ...args) => cluster.sendCommand(key, false, args.map(String)),
-    subscriber: async (sharded, onMessage) => {
-      const subscriber = cluster.duplicate();
-      subscriber.on('error', () => undefined);
-      await subscriber.connect();
-      const listener = (message: string, channel: string) => onMessage(channel, message);
-      return {
-        subscribe: (channel) => (sharded ? subscriber.sSubscribe(channel, listener) : subscriber.subscribe(channel, listener)),
-        close: async () => subscriber.destroy(),
-      };
-    },
+    subscriber: (sharded, onMessage) => nodeRedisSubscriber(cluster.duplicate(), sharded, onMessage),
     masterOf: async (key) => {
       const slot = Number(await cluster.sendCommand(key, true, ['CLUSTER', 'KEYSLOT', key]));
       return cluster.slots[slot].master.address;
     },
     onEveryMaster: async (...args) => Promise.all(cluster.masters.map(async (master) => (await cluster.nodeClient(master)).sendCommand(args))),
     close: async () => cluster.destroy(),
+  };
+}
+
+/** A node-redis duplicate used as a test's own subscriber (standalone and Cluster alike). */
+async function nodeRedisSubscriber(
+  subscriber: ReturnType<typeof newNodeRedis> | ReturnType<typeof newNodeRedisCluster>,
+  sharded: boolean,
+  onMessage: (channel: string, message: string) => void,
+) {
+  subscriber.on('error', () => undefined);
+  await subscriber.connect();
+  const listener = (message: string, channel: string) => onMessage(channel, message);
+  return {
+    subscribe: (channel: string) => (sharded ? subscriber.sSubscribe(channel, listener) : subscriber.subscribe(channel, listener)),
+    close: async () => subscriber.destroy(),
   };
 }
