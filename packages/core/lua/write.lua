@@ -51,16 +51,6 @@ local function hmget(fields)
   return values
 end
 
--- Every session has '$v': reading it tells whether the session exists.
-local stored_version = redis.call('HGET', key, '$v')
-local exists = stored_version ~= false
-if mode == 'patch' and not exists then return { 'gone' } end
-
-if expect_field ~= '' then
-  local current = redis.call('HGET', key, expect_field) or ''
-  if current ~= expect_value then return { 'conflict' } end
-end
-
 local function is_meta(field)
   local first, second = string.byte(field, 1, 2)
   return first == 36 and second ~= 36 and second ~= 34 -- '$' then anything but '$' or '"'
@@ -82,13 +72,27 @@ for i = first_set, first_del - 1, 2 do
   set_values[#set_values + 1] = ARGV[i + 1]
   given[ARGV[i]] = true
 end
+
+-- Everything the write reads of the session, in one HMGET: '$v' (every session has it: it tells
+-- whether the session exists), '$t' (for 'keep'), the expected field, the fields to set (only
+-- what differs is written) and the fields named for deletion (only those that exist).
+local probe = { '$v', '$t' }
+if expect_field ~= '' then probe[3] = expect_field end
+local first_probe_set = #probe + 1
+for i = 1, #set_fields do probe[#probe + 1] = set_fields[i] end
+local first_probe_del = #probe + 1
+for i = first_del, first_del + n_del - 1 do probe[#probe + 1] = ARGV[i] end
+local read = hmget(probe)
+
+local stored_version = read[1]
+local exists = stored_version ~= false
+if mode == 'patch' and not exists then return { 'gone' } end
+if expect_field ~= '' and (read[3] or '') ~= expect_value then return { 'conflict' } end
+
 -- Fields to delete: those named that exist, plus (replace) every stored application field not given.
-local deletions, named = {}, {}
-for i = first_del, first_del + n_del - 1 do named[#named + 1] = ARGV[i] end
-if #named > 0 then
-  for i, value in ipairs(hmget(named)) do
-    if value then deletions[#deletions + 1] = named[i] end
-  end
+local deletions = {}
+for i = first_probe_del, #probe do
+  if read[i] then deletions[#deletions + 1] = probe[i] end
 end
 if mode == 'replace' and exists then
   for _, field in ipairs(redis.call('HKEYS', key)) do
@@ -113,9 +117,8 @@ end
 -- is built only while it stays under max message bytes; past that, a reload message is published.
 local set_parts, unset_parts, changed, writes = {}, {}, false, {}
 local message_bytes, reload = 80, false
-local current = hmget(set_fields)
 for i, field in ipairs(set_fields) do
-  if current[i] ~= set_values[i] then
+  if read[first_probe_set + i - 1] ~= set_values[i] then
     writes[#writes + 1] = field
     writes[#writes + 1] = set_values[i]
     if published(field) then
@@ -149,19 +152,30 @@ if not exists then
   writes[#writes + 1] = '$c'
   writes[#writes + 1] = now
 end
+-- The new expiry, recorded in '$e' beside the key's own (a read of one HGETALL learns it there).
+local expires_at
+if expiry_kind == 'at' then
+  expires_at = tonumber(expiry_ms)
+elseif expiry_kind == 'in' then
+  expires_at = tonumber(now) + tonumber(expiry_ms)
+else
+  -- 'keep': by the refresh interval, the one being set or the stored one; none: a fixed expiry stays.
+  local refresh = read[2]
+  for i, field in ipairs(set_fields) do
+    if field == '$t' then refresh = set_values[i] end
+  end
+  if refresh then expires_at = tonumber(now) + tonumber(refresh) end
+end
+if expires_at then
+  writes[#writes + 1] = '$e'
+  writes[#writes + 1] = expires_at
+end
 
 -- The writes: nothing below can fail on a session that passed the checks above.
 call_chunked('HDEL', deletions)
 call_chunked('HSET', writes)
+if expires_at then redis.call('PEXPIREAT', key, expires_at) end
 
-if expiry_kind == 'at' then
-  redis.call('PEXPIREAT', key, expiry_ms)
-elseif expiry_kind == 'in' then
-  redis.call('PEXPIRE', key, expiry_ms)
-else
-  local refresh = redis.call('HGET', key, '$t')
-  if refresh then redis.call('PEXPIRE', key, refresh) end
-end
 
 local index_spec = ARGV[first_del + n_del]
 local index, owner

@@ -16,6 +16,13 @@ export const VERSION_FIELD = '$v';
 export const CREATED_FIELD = '$c';
 /** How far a read pushes the expiry forward (ms); absent when the cookie fixes the expiry. */
 export const REFRESH_FIELD = '$t';
+/**
+ * The expiry (ms since the epoch) the last write or scripted refresh set with PEXPIREAT. The key's
+ * real expiry is never earlier: plain refreshes (store.ts, `touch`) only push it later without
+ * recording it. A read of one plain HGETALL learns the expiry from here (no PTTL), and `touchAfter`
+ * measures the drift from it.
+ */
+export const EXPIRY_FIELD = '$e';
 export const COOKIE_FIELD = 'cookie';
 
 /** With the `u` flag a surrogate pair is one code point: this matches only a lone surrogate. */
@@ -128,6 +135,31 @@ export function decodeSessionFields(sid: string, text: string, now = Date.now())
 /** Decodes HGETALL's flat [field, value, ...] reply. Throws ERR_LIVE_SESSION_CORRUPT naming the field. */
 export function decodeSession(sid: string, flat: string[], pttl: number, now = Date.now()): LoadedSession {
   const expiresAt = pttl >= 0 ? now + pttl : null;
+  return decodeFields(sid, flat, expiresAt, expiresAt);
+}
+
+/**
+ * Decodes an HGETALL reply read without PTTL (the `get` of a request): the expiry comes from the
+ * hash. A session that a read refreshes (it has `$t`) shows the cookie as this request's touch will
+ * leave it, `$t` from now, as a refreshing read would; `expiresAt` is the stored `$e` (a lower
+ * bound: what `touch` compares the cookie against) or null when absent. Undefined for a session
+ * whose expiry only PTTL can tell (a fixed expiry stored before `$e` existed): read it with PTTL.
+ * Throws ERR_LIVE_SESSION_CORRUPT naming the field.
+ */
+export function decodeHash(sid: string, flat: string[], now = Date.now()): LoadedSession | undefined {
+  let refresh: string | undefined;
+  let stored: string | undefined;
+  for (let i = 0; i < flat.length; i += 2) {
+    if (flat[i] === REFRESH_FIELD) refresh = flat[i + 1];
+    else if (flat[i] === EXPIRY_FIELD) stored = flat[i + 1];
+  }
+  const expiresAt = stored === undefined ? null : Number(stored);
+  if (refresh !== undefined) return decodeFields(sid, flat, now + Number(refresh), expiresAt);
+  return expiresAt === null ? undefined : decodeFields(sid, flat, expiresAt, expiresAt);
+}
+
+/** `cookieExpiresAt` is the expiry the decoded cookie shows; `expiresAt` what the session reports. */
+function decodeFields(sid: string, flat: string[], cookieExpiresAt: number | null, expiresAt: number | null): LoadedSession {
   const data: SessionRecord = {};
   const fields = new Map<string, string>();
   let cookie: Record<string, unknown> | undefined;
@@ -150,7 +182,7 @@ export function decodeSession(sid: string, flat: string[], pttl: number, now = D
     fields.set(field, stored);
     let value: unknown;
     try {
-      value = field === COOKIE_FIELD ? (cookie = decodeCookie(stored, expiresAt)) : JSON.parse(stored);
+      value = field === COOKIE_FIELD ? (cookie = decodeCookie(stored, cookieExpiresAt)) : JSON.parse(stored);
     } catch (cause) {
       throw corruptField(sid, field, cause);
     }

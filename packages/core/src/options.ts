@@ -56,12 +56,22 @@ export interface LiveSessionStoreOptions extends ConnectRedisOptions {
   scanCount?: number;
   /**
    * express-session calls `touch` at the end of an unmodified request; the store skips it (no
-   * round trip) when this request's `get` already refreshed the expiry to within this many ms.
+   * round trip) when the expiry Redis holds is already within this many ms of the one the cookie
+   * asks for (a fixed expiry; a session written or refreshed a moment ago).
    * Also how much `originalMaxAge` may drift (express-session re-derives it from the clock) before
    * the cookie counts as changed.
    * @default 1000
    */
   touchGrace?: number;
+  /**
+   * How far (ms) a session's expiry may lag behind its last use before a request's touch refreshes
+   * it, as connect-mongo's `touchAfter`: a request that does not modify the session then costs
+   * Redis one HGETALL instead of HGETALL + PEXPIREAT. The bound: a session may expire up to this
+   * many ms earlier than its cookie's maxAge after its last use. 0: every request refreshes it.
+   * No effect with `userOf` (its reads refresh the expiry themselves, to keep the index's deadline).
+   * @default 0
+   */
+  touchAfter?: number;
   /**
    * How many times `updateSession` tries again after another writer changed the same key.
    * @default 100
@@ -129,6 +139,7 @@ const OPTIONS: { [K in keyof ResolvedOptions]-?: OptionSpec<ResolvedOptions[K]> 
   },
   scanCount: { default: () => 100, check: wholeNumber(1) },
   touchGrace: { default: () => 1000, check: wholeNumber(0) },
+  touchAfter: { default: () => 0, check: wholeNumber(0) },
   updateAttempts: { default: () => 100, check: wholeNumber(1) },
   userOf: { default: () => undefined, check: optionalFunction },
   describe: { default: () => undefined, check: optionalFunction },
@@ -157,7 +168,7 @@ const CONNECT_REDIS: Record<string, (value: unknown, given: Readonly<Record<stri
   disableTouch(value) {
     if (value === false) return {};
     throw new TypeError(
-      'LiveSessionStore has no option "disableTouch" (connect-redis): there is no touch to save, each read refreshes the expiry in the same round trip and touch then skips Redis (option "touchGrace"); remove the option',
+      'LiveSessionStore has no option "disableTouch" (connect-redis): a session that is never touched expires while it is in use; to refresh it less often, set "touchAfter" (how far, in ms, its expiry may lag behind its last use): remove "disableTouch"',
     );
   },
   disableTTL(value) {

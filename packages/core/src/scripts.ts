@@ -25,6 +25,8 @@ export const SCRIPTS = {
   write: script('liveSessionWrite', lua('session-document') + lua('user-index-session') + lua('write')),
   /** ARGV: publish command, reason[, the owner to check: '*' or '=<user>']. */
   destroy: script('liveSessionDestroy', lua('destroy')),
+  /** ARGV: the expiry (ms since the epoch): a touch with the `touchAfter` option. */
+  refresh: script('liveSessionRefresh', lua('refresh')),
   /** ARGV: nothing, or the index spec. */
   touch: script('liveSessionTouch', lua('user-index-session') + lua('touch')),
   /** lua/migrate.lua: a connect-redis string to the hash layout (see src/legacy.ts). */

@@ -12,6 +12,7 @@ import type { DestroyReason } from './message';
 import {
   COOKIE_FIELD,
   decodeSession,
+  decodeHash,
   decodeSessionDocument,
   decodeSessionFields,
   encodeStoredCookie,
@@ -105,7 +106,8 @@ export class LiveSessionStore extends session.Store {
   // ---- express-session's Store interface (promises, or callbacks as express-session passes them)
 
   override get(sid: string, callback?: Callback<SessionData | null>): Promise<SessionData | null> {
-    const loading = this.read(sid);
+    // With a user index, reads go through the script that keeps the index's deadline.
+    const loading = this.index ? this.read(sid) : this.readHash(sid);
     // A connect-redis session fails the read (WRONGTYPE): it is migrated, then read again.
     if (!callback) return loading.then(dataOf, (err: unknown) => this.readMigrating(sid, err).then(dataOf));
     // express-session calls createSession(req, data) from inside this callback (when it loads a
@@ -341,7 +343,27 @@ export class LiveSessionStore extends session.Store {
 
   // ---- Internals
 
-  /** One round trip: HGETALL, refresh of the lifetime, PTTL. (No async/await: this is the hot path.) */
+  /**
+   * express-session's read: one plain HGETALL (which a client that auto-pipelines sends with the
+   * other requests' commands of the same tick), the expiry taken from the hash; the touch or save
+   * that ends the request refreshes the lifetime, as with connect-redis. A session whose expiry
+   * the hash cannot tell is read again by the script (read()). (No async/await: the hot path.)
+   */
+  private readHash(sid: string): Promise<LoadedSession | null> {
+    let key: string;
+    try {
+      key = this.keyOf(sid);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.call('get', () => this.redis.command(key, ['HGETALL', key]), (reply) => {
+      const flat = flatPairs(reply);
+      if (flat.length === 0) return null;
+      return decodeHash(sid, flat) ?? this.read(sid);
+    });
+  }
+
+  /** The script's read: HGETALL, refresh of the lifetime, PTTL, in one round trip. (Hot path: no async.) */
   private read(sid: string, format: 'document' | 'fields' = 'document'): Promise<LoadedSession | null> {
     let key: string;
     try {
@@ -439,6 +461,15 @@ export class LiveSessionStore extends session.Store {
     const req = requestOf(data);
     const snapshot = req && getSnapshot(req, this.snapshotSlot);
     const loaded = snapshot?.sid === sid ? snapshot : undefined;
+    // The cookie is as stored: only the expiry moves, by one command that never re-creates a
+    // session (PEXPIREAT of a missing key does nothing). With a user index the write script
+    // below keeps the index's deadline.
+    if (!this.index && loaded?.cookie && cookie !== undefined && sameCookieAttributes(loaded.cookie, data.cookie, this.options.touchGrace)) {
+      const expiresAt = expiryTime(expiry);
+      await this.moveExpiry(sid, expiresAt);
+      if (req) setSnapshot(req, this.snapshotSlot, { ...loaded, expiresAt });
+      return;
+    }
     // Writes the cookie (only if it changed) and the expiry; never re-creates a destroyed session.
     // A session without a cookie (the direct API's) loses the stored one, as `set` would.
     const refresh = refreshFields(data.cookie, this.options.lifetime);
@@ -455,8 +486,9 @@ export class LiveSessionStore extends session.Store {
   }
 
   /**
-   * This request's get already moved the expiry where the cookie wants it (within touchGrace), and
-   * the cookie is unchanged: touching again would only cost a round trip.
+   * The cookie is unchanged and the expiry Redis holds is already where the cookie wants it (within
+   * touchGrace: a fixed expiry, a read that refreshed it), or lags by no more than touchAfter:
+   * touching would only cost a round trip. The snapshot's expiry is a lower bound (fields.ts, `$e`).
    */
   private refreshedByLoad(sid: string, data: SessionData): boolean {
     const req = requestOf(data);
@@ -464,8 +496,19 @@ export class LiveSessionStore extends session.Store {
     if (!loaded || loaded.sid !== sid || !loaded.cookie || loaded.expiresAt === null) return false;
     const expiry = expiryOf(data.cookie, this.options.lifetime);
     if (expiry.kind === 'at' && expiry.ms <= Date.now()) return false; // refresh() removes it
-    const { touchGrace } = this.options;
-    return Math.abs(expiryTime(expiry) - loaded.expiresAt) <= touchGrace && sameCookieAttributes(loaded.cookie, data.cookie, touchGrace);
+    const { touchGrace, touchAfter } = this.options;
+    const lag = expiryTime(expiry) - loaded.expiresAt;
+    return (Math.abs(lag) <= touchGrace || (lag > 0 && lag <= touchAfter)) && sameCookieAttributes(loaded.cookie, data.cookie, touchGrace);
+  }
+
+  /**
+   * Moves a session's expiry (never re-creates it): a plain PEXPIREAT, or with touchAfter the
+   * script that also records it in `$e`, which the next requests' lag is measured from.
+   */
+  private moveExpiry(sid: string, expiresAt: number): Promise<unknown> {
+    const key = this.keyOf(sid);
+    if (this.options.touchAfter > 0) return this.call('touch', () => this.redis.script(SCRIPTS.refresh, key, [expiresAt]));
+    return this.call('touch', () => this.redis.command(key, ['PEXPIREAT', key, expiresAt]));
   }
 
   private async remove(sid: string, reason: DestroyReason): Promise<boolean> {

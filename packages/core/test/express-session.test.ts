@@ -26,6 +26,13 @@ afterAll(() => resources.closeAll());
 
 const keyOf = (sid: string) => PREFIX + sid;
 
+/** As if the session was last written or refreshed `ago` ms ago: its TTL and its recorded expiry (`$e`) both. */
+async function lastUsedAgo(key: string, ago: number, maxAge = HOUR): Promise<void> {
+  const expiresAt = Date.now() - ago + maxAge;
+  await admin.pexpireat(key, expiresAt);
+  await admin.hset(key, '$e', String(expiresAt));
+}
+
 describe('with a maxAge cookie, resave: false, saveUninitialized: false', () => {
   let app: TestApp;
   beforeAll(async () => {
@@ -70,24 +77,24 @@ describe('with a maxAge cookie, resave: false, saveUninitialized: false', () => 
     expect(hash.keep).toBe('1');
   });
 
-  it('serves an unmodified request (the touch path) with one round trip: one EVALSHA, nothing else', async () => {
+  it('serves an unmodified request (the touch path) with two plain commands: HGETALL, then PEXPIREAT', async () => {
     const browser = app.client();
     const { body } = await browser.post('/count');
-    await admin.pexpire(keyOf(body.id), 60_000); // so the refresh is visible
+    await lastUsedAgo(keyOf(body.id), HOUR - 60_000); // so the refresh is visible
     const monitor = await monitorClient(resources, admin, storeClient);
 
     const read = await browser.get('/session');
     expect(read.body.session.count).toBe(1);
     const commands = await monitor.take();
-    expect(commands.map((args) => args[0].toLowerCase())).toEqual(['evalsha']);
-    expect(await admin.pttl(keyOf(body.id))).toBeGreaterThan(HOUR - TOLERANCE); // refreshed by that one call
+    expect(commands.map((args) => args[0].toLowerCase())).toEqual(['hgetall', 'pexpireat']);
+    expect(await admin.pttl(keyOf(body.id))).toBeGreaterThan(HOUR - TOLERANCE); // refreshed by the touch
 
-    // The same tap sees a modifying request: read + write, so it would see a second command.
+    // The same tap sees a modifying request: the read, then the write script.
     await browser.post('/count');
-    expect((await monitor.take()).map((args) => args[0].toLowerCase())).toEqual(['evalsha', 'evalsha']);
+    expect((await monitor.take()).map((args) => args[0].toLowerCase())).toEqual(['hgetall', 'evalsha']);
   });
 
-  it('keeps the touch path at one round trip when express-session\'s originalMaxAge drifts by a few ms', async () => {
+  it("skips the touch right after a save, even when express-session's originalMaxAge drifts by a few ms", async () => {
     const browser = app.client();
     await browser.post('/count');
     const monitor = await monitorClient(resources, admin, storeClient);
@@ -102,7 +109,7 @@ describe('with a maxAge cookie, resave: false, saveUninitialized: false', () => 
     } finally {
       now.mockRestore();
     }
-    expect((await monitor.take()).map((args) => args[0].toLowerCase())).toEqual(['evalsha']);
+    expect((await monitor.take()).map((args) => args[0].toLowerCase())).toEqual(['hgetall']);
   });
 
   it('regenerate: a new id, the old session gone, the data of the new one only', async () => {
@@ -165,7 +172,7 @@ describe('rolling: true', () => {
   it('sends the cookie again on an unmodified request and extends the stored session', async () => {
     const browser = app.client();
     const { body } = await browser.post('/count');
-    await admin.pexpire(keyOf(body.id), 60_000);
+    await lastUsedAgo(keyOf(body.id), HOUR - 60_000);
     const response = await fetch(`${app.url}/session`, { headers: { cookie: browser.cookieHeader } });
     expect(response.status).toBe(200);
     const [setCookie] = response.headers.getSetCookie();
@@ -174,6 +181,42 @@ describe('rolling: true', () => {
     expect(Math.abs(expires - (Date.now() + HOUR))).toBeLessThan(TOLERANCE);
     expect(await admin.pttl(keyOf(body.id))).toBeGreaterThan(HOUR - TOLERANCE);
     expect(((await response.json()) as { session: { count: number } }).session.count).toBe(1);
+  });
+});
+
+describe('touchAfter: the expiry may lag behind the last use, by a bounded amount', () => {
+  const TOUCH_AFTER = 10 * 60_000;
+  let app: TestApp;
+  beforeAll(async () => {
+    const lazy = new LiveSessionStore({ client: storeClient, prefix: PREFIX, lifetime: 2 * HOUR, touchAfter: TOUCH_AFTER });
+    app = await startApp(resources, lazy, { cookie: { maxAge: HOUR } });
+  });
+  afterEach(() => expect(app.errors).toEqual([]));
+
+  it('skips the refresh while the lag is within touchAfter, and refreshes (recording the expiry) once past it', async () => {
+    const browser = app.client();
+    const { body } = await browser.post('/count');
+    const key = keyOf(body.id);
+    const monitor = await monitorClient(resources, admin, storeClient);
+    // A script's first call is EVALSHA, refused with NOSCRIPT (which MONITOR does not show), then EVAL.
+    const commands = async () => (await monitor.take()).map((args) => args[0].toLowerCase().replace(/^evalsha$/, 'eval'));
+
+    await lastUsedAgo(key, TOUCH_AFTER - 60_000);
+    expect((await browser.get('/session')).body.session.count).toBe(1);
+    expect(await commands()).toEqual(['hgetall']);
+    // The bound: the session still lives at least maxAge - touchAfter after this use.
+    expect(await admin.pttl(key)).toBeGreaterThan(HOUR - TOUCH_AFTER);
+    expect(await admin.pttl(key)).toBeLessThan(HOUR - TOUCH_AFTER + 60_000 + TOLERANCE);
+
+    await lastUsedAgo(key, TOUCH_AFTER + 60_000);
+    expect((await browser.get('/session')).status).toBe(200);
+    expect(await commands()).toEqual(['hgetall', 'eval']);
+    expect(await admin.pttl(key)).toBeGreaterThan(HOUR - TOLERANCE);
+    expect(Math.abs(Number(await admin.hget(key, '$e')) - (Date.now() + HOUR))).toBeLessThan(TOLERANCE);
+
+    // The refresh was recorded: the next request is one HGETALL again.
+    expect((await browser.get('/session')).status).toBe(200);
+    expect(await commands()).toEqual(['hgetall']);
   });
 });
 

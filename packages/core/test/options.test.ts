@@ -24,7 +24,7 @@ describe("connect-redis's options", () => {
     expect(options.lifetime).toBe(600_000);
     expect(options.prefix).toBe('sess:');
     expect(options.scanCount).toBe(50);
-    expect(Object.keys(options).sort()).toEqual(['client', 'describe', 'indexPrefix', 'lifetime', 'maxBytes', 'maxMessageBytes', 'prefix', 'publish', 'scanCount', 'timeout', 'touchGrace', 'updateAttempts', 'userOf']);
+    expect(Object.keys(options).sort()).toEqual(['client', 'describe', 'indexPrefix', 'lifetime', 'maxBytes', 'maxMessageBytes', 'prefix', 'publish', 'scanCount', 'timeout', 'touchAfter', 'touchGrace', 'updateAttempts', 'userOf']);
   });
 
   it('rejects ttl as a function, naming what sets the expiry here', () => {
@@ -44,7 +44,7 @@ describe("connect-redis's options", () => {
     expect(() => store({ disableTouch: false, disableTTL: false })).not.toThrow();
     const touch = thrown({ disableTouch: true });
     expect(touch).toBeInstanceOf(TypeError);
-    expect(touch.message).toMatch(/each read refreshes the expiry in the same round trip/);
+    expect(touch.message).toMatch(/set "touchAfter"/);
     const ttl = thrown({ disableTTL: true });
     expect(ttl).toBeInstanceOf(TypeError);
     expect(ttl.message).toMatch(/never keeps a session without an expiry/);

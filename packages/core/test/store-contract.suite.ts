@@ -149,22 +149,31 @@ export function storeContractSuite(name: string, factory: () => Promise<Contract
         expect(await pttl(sid2)).toBeGreaterThan(123_456_000 - EXPIRY_TOLERANCE);
       });
 
-      it('refreshes the TTL in the get itself', async () => {
+      it("get reads without refreshing, shows the cookie as the request's touch leaves it; touch then refreshes the TTL", async () => {
         const sid = newSid();
         await store.set(sid, { cookie: { ...cookieJson(HOUR), expires: new Date(Date.now() + 60_000).toISOString() }, n: 1 } as never);
         expect(await pttl(sid)).toBeLessThanOrEqual(60_000);
         const got = (await store.get(sid)) as unknown as Dict;
-        // The same call both read and refreshed: the TTL and the cookie it returned agree on a full hour.
-        const ttl = await pttl(sid);
-        expect(ttl).toBeGreaterThan(HOUR - EXPIRY_TOLERANCE);
+        // One HGETALL: the TTL has not moved; the cookie shows a full hour from now, as express-session's touch() makes it.
+        expect(await pttl(sid)).toBeLessThanOrEqual(60_000);
         expect(Math.abs(Date.parse((got.cookie as Dict).expires as string) - (Date.now() + HOUR))).toBeLessThan(EXPIRY_TOLERANCE);
+        await store.touch(sid, got as never);
+        expect(await pttl(sid)).toBeGreaterThan(HOUR - EXPIRY_TOLERANCE);
 
         // A browser-session cookie is refreshed to the lifetime.
         const sid2 = newSid();
         await store.set(sid2, { cookie: cookieJson(null), n: 1 } as never);
         await client.command(keyOf(sid2), 'PEXPIRE', keyOf(sid2), 60_000);
-        await store.get(sid2);
+        await store.touch(sid2, (await store.get(sid2)) as never);
         expect(await pttl(sid2)).toBeGreaterThan(2 * HOUR - EXPIRY_TOLERANCE);
+      });
+
+      it('getSession refreshes the TTL in the read itself', async () => {
+        const sid = newSid();
+        await store.set(sid, { cookie: { ...cookieJson(HOUR), expires: new Date(Date.now() + 60_000).toISOString() }, n: 1 } as never);
+        const got = (await store.getSession(sid)) as unknown as Dict;
+        expect(await pttl(sid)).toBeGreaterThan(HOUR - EXPIRY_TOLERANCE);
+        expect(Math.abs(Date.parse((got.cookie as Dict).expires as string) - (Date.now() + HOUR))).toBeLessThan(EXPIRY_TOLERANCE);
       });
 
       it('touch extends both the TTL and the cookie expiry seen by the next get', async () => {
@@ -189,6 +198,22 @@ export function storeContractSuite(name: string, factory: () => Promise<Contract
         const got2 = (await store.get(sid2)) as unknown as Dict;
         expect((got2.cookie as Dict).originalMaxAge).toBe(3 * HOUR);
         expect(Math.abs(Date.parse((got2.cookie as Dict).expires as string) - (Date.now() + 3 * HOUR))).toBeLessThan(EXPIRY_TOLERANCE);
+      });
+
+      it("touch never re-creates a session destroyed after the request's read (plain refresh, and touchAfter's script)", async () => {
+        for (const touchAfter of [0, 60_000]) {
+          const touching = new LiveSessionStore({ client: client.client, prefix, touchAfter });
+          const sid = newSid();
+          await touching.set(sid, { cookie: { ...cookieJson(HOUR), expires: new Date(Date.now() + 60_000).toISOString() }, n: 1 } as never);
+          // As express-session loads it: createSession inside get's callback, on the request.
+          const req = { sessionID: sid };
+          const session = await new Promise<Dict>((resolve, reject) =>
+            touching.get(sid, (err, data) => (err ? reject(err) : resolve(touching.createSession(req as never, data!) as unknown as Dict))),
+          );
+          await store.destroy(sid);
+          await touching.touch(sid, session as never);
+          expect(await exists(keyOf(sid))).toBe(0);
+        }
       });
 
       it('touch never re-creates a missing session', async () => {

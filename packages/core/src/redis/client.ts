@@ -98,8 +98,13 @@ interface NodeRedisPubSub {
  * declared here so that an app on ioredis needs no node-redis types (and the other way round).
  */
 export interface NodeRedisClient extends NodeRedisPubSub {
-  sendCommand(args: string[]): Promise<unknown>;
+  sendCommand(args: string[], options?: NodeRedisCommandOptions): Promise<unknown>;
   duplicate(): NodeRedisClient;
+}
+
+/** How node-redis decodes one command's reply (its `typeMapping`, by RESP type code). */
+export interface NodeRedisCommandOptions {
+  typeMapping?: Record<number, unknown>;
 }
 
 /** A master of a node-redis Cluster. */
@@ -109,7 +114,7 @@ export interface NodeRedisMaster {
 
 /** A node-redis (`redis` >= 5) Cluster client, `createCluster(...)`. */
 export interface NodeRedisCluster extends NodeRedisPubSub {
-  sendCommand(firstKey: string | undefined, isReadonly: boolean | undefined, args: string[]): Promise<unknown>;
+  sendCommand(firstKey: string | undefined, isReadonly: boolean | undefined, args: string[], options?: NodeRedisCommandOptions): Promise<unknown>;
   duplicate(): NodeRedisCluster;
   readonly masters: readonly NodeRedisMaster[];
   nodeClient(node: NodeRedisMaster): Promise<{ sendCommand(args: string[]): Promise<unknown> }>;
@@ -138,6 +143,8 @@ export function isWrongType(err: unknown): boolean {
  * pairs (node-redis 6 defaults to RESP3).
  */
 export function flatPairs(reply: unknown): string[] {
+  // The usual case, on the read's hot path: already flat strings (ioredis; node-redis as the seam asks).
+  if (Array.isArray(reply) && (reply.length === 0 || typeof reply[0] === 'string')) return reply as string[];
   if (Array.isArray(reply)) return reply.flat().map(String);
   if (reply instanceof Map) return [...reply].flat().map(String);
   return Object.entries((reply ?? {}) as Record<string, unknown>).flat().map(String);

@@ -9,6 +9,14 @@ import { isNoScript } from './client';
 
 type Args = readonly (string | number)[];
 
+/**
+ * Every command's reply decoded the same way whatever the app configured on its client: strings
+ * for bulk strings, and a RESP3 map (HGETALL) as a flat [field, value, ...] array, as RESP2 gives
+ * it. node-redis's default decodes a map into a plain object, where a field named "__proto__"
+ * would set the object's prototype instead of appearing. 37 is RESP_TYPES.MAP ('%').
+ */
+const REPLIES = { typeMapping: { 37: Array } };
+
 /** After a node is ready again: long enough for node-redis to have sent its own resubscriptions. */
 const CONFIRM_DELAY_MS = 10;
 /** Between tries while channels cannot be confirmed (the Cluster is still failing over). */
@@ -23,10 +31,10 @@ export class NodeRedisConnection implements RedisConnection {
     this.isCluster = client.kind === 'cluster';
     if (client.kind === 'cluster') {
       const cluster = client.client;
-      this.send = (key, args) => cluster.sendCommand(key, false, args);
+      this.send = (key, args) => cluster.sendCommand(key, false, args, REPLIES);
     } else {
       const standalone = client.client;
-      this.send = (_key, args) => standalone.sendCommand(args);
+      this.send = (_key, args) => standalone.sendCommand(args, REPLIES);
     }
   }
 
