@@ -9,7 +9,8 @@ import { type AnyStoreName, DAY, openStore } from './stores';
 
 async function main(): Promise<void> {
   const name = process.env.STORE as AnyStoreName;
-  const { store, close } = await openStore(name, process.env.REDIS_URL!, `bench:http:${name.replace(/\W+/g, '-')}:`);
+  const autoPipelining = process.env.AUTO_PIPELINING === '1';
+  const { store, close } = await openStore(name, process.env.REDIS_URL!, `bench:http:${name.replace(/\W+/g, '-')}${autoPipelining ? '-auto' : ''}:`, { autoPipelining });
 
   const app = express();
   app.use(

@@ -5,20 +5,23 @@ import { request } from 'node:http';
 import type { AnyStoreName } from './stores';
 
 export interface HttpServer {
-  name: AnyStoreName;
+  /** The store, and " + autoPipelining" when its client batches. */
+  name: string;
   url: string;
   child: ChildServer;
 }
 
-export async function startHttpServer(name: AnyStoreName, redisUrl: string): Promise<HttpServer> {
+/** `autoPipelining`: the store's ioredis client with `enableAutoPipelining` (the name then says so). */
+export async function startHttpServer(name: AnyStoreName, redisUrl: string, { autoPipelining = false } = {}): Promise<HttpServer> {
   const hook = require.resolve('ts-node/register/transpile-only');
   const child = await startChild(join(__dirname, 'http-server.ts'), {
     STORE: name,
+    AUTO_PIPELINING: autoPipelining ? '1' : '',
     REDIS_URL: redisUrl,
     NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --require ${hook}`.trim(),
     TS_NODE_PROJECT: join(__dirname, '..', 'tsconfig.json'),
   }, { timeout: 60_000 });
-  return { name, url: `http://127.0.0.1:${child.info.port}`, child };
+  return { name: autoPipelining ? `${name} + autoPipelining` : name, url: `http://127.0.0.1:${child.info.port}`, child };
 }
 
 /** One HTTP request (a fresh connection each time, so 200 of them really are concurrent). */

@@ -21,8 +21,11 @@ export type AnyStoreName = StoreName | typeof CONNECT_REDIS_10 | typeof OURS_NOD
 
 export const DAY = 24 * 60 * 60 * 1000;
 
-export function createStore(name: StoreName, client: Redis | Cluster, prefix: string): session.Store {
-  return name === OURS ? new LiveSessionStore({ client, prefix }) : new RedisStore({ client, prefix });
+/** Options of ours beyond client and prefix (`touchAfter`, ...): ignored for connect-redis. */
+export type OurOptions = Omit<ConstructorParameters<typeof LiveSessionStore>[0], 'client' | 'prefix'>;
+
+export function createStore(name: StoreName, client: Redis | Cluster, prefix: string, options: OurOptions = {}): session.Store {
+  return name === OURS ? new LiveSessionStore({ ...options, client, prefix }) : new RedisStore({ client, prefix });
 }
 
 export function newClient(url: string, { autoPipelining = false } = {}): Redis {
@@ -39,7 +42,7 @@ export interface OpenStore {
  * is used (connect-redis 10 expects a connected client); `autoPipelining` is ioredis's `enableAutoPipelining`
  * (node-redis always writes the commands of one tick together).
  */
-export async function openStore(name: AnyStoreName, url: string, prefix: string, { autoPipelining = false } = {}): Promise<OpenStore> {
+export async function openStore(name: AnyStoreName, url: string, prefix: string, { autoPipelining = false, options = {} as OurOptions } = {}): Promise<OpenStore> {
   if (name === CONNECT_REDIS_10 || name === OURS_NODE_REDIS) {
     const client = createClient({ url });
     client.on('error', () => undefined); // a failed command rejects; the run then fails on it
@@ -48,7 +51,7 @@ export async function openStore(name: AnyStoreName, url: string, prefix: string,
       const store =
         name === CONNECT_REDIS_10
           ? new RedisStore10({ client, prefix })
-          : new LiveSessionStore({ client: client as unknown as ConstructorParameters<typeof LiveSessionStore>[0]['client'], prefix });
+          : new LiveSessionStore({ ...options, client: client as unknown as ConstructorParameters<typeof LiveSessionStore>[0]['client'], prefix });
       return { store, close: () => client.close() };
     } catch (err) {
       await client.close();
@@ -56,7 +59,7 @@ export async function openStore(name: AnyStoreName, url: string, prefix: string,
     }
   }
   const client = newClient(url, { autoPipelining });
-  return { store: createStore(name, client, prefix), close: () => client.quit() };
+  return { store: createStore(name as StoreName, client, prefix, options), close: () => client.quit() };
 }
 
 /** A cookie as express-session creates it for `cookie: { maxAge: DAY }`. */

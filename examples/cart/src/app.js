@@ -23,7 +23,8 @@ const COOKIE = 'cart.sid';
  * @param {number[]} [options.peerPorts] the other servers' ports, linked from the page
  */
 function createApp({ redisUrl, name, secret, peerPorts = [] }) {
-  const client = new Redis(redisUrl, { maxRetriesPerRequest: 2 });
+  // Auto-pipelining: the commands of concurrent requests share Redis's system calls (core README).
+  const client = new Redis(redisUrl, { maxRetriesPerRequest: 2, enableAutoPipelining: true });
   client.on('error', (err) => console.error(`redis: ${err.message}`));
   // userOf/describe: the store keeps an index of each user's sessions ("Your devices", devices.js).
   const store = new LiveSessionStore({ client, ...deviceIndex });

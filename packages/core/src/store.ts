@@ -451,23 +451,24 @@ export class LiveSessionStore extends session.Store {
   private async refresh(sid: string, data: SessionData): Promise<void> {
     checkSid(sid);
     checkSession(sid, data);
-    // Before anything else: a cookie express-session could not load is refused, never a reason to delete.
-    const cookie = encodeStoredCookie(sid, data.cookie);
     const expiry = expiryOf(data.cookie, this.options.lifetime);
-    if (expiry.kind === 'at' && expiry.ms <= Date.now()) {
-      await this.remove(sid, 'expired');
-      return;
-    }
     const req = requestOf(data);
     const snapshot = req && getSnapshot(req, this.snapshotSlot);
     const loaded = snapshot?.sid === sid ? snapshot : undefined;
-    // The cookie is as stored: only the expiry moves, by one command that never re-creates a
-    // session (PEXPIREAT of a missing key does nothing). With a user index the write script
-    // below keeps the index's deadline.
-    if (!this.index && loaded?.cookie && cookie !== undefined && sameCookieAttributes(loaded.cookie, data.cookie, this.options.touchGrace)) {
+    // The cookie is as loaded (so express-session can load it): only the expiry moves, by one
+    // command that never re-creates a session (PEXPIREAT of a missing key does nothing). With a
+    // user index the write script below keeps the index's deadline.
+    if (!this.index && loaded?.cookie && sameCookieAttributes(loaded.cookie, data.cookie, this.options.touchGrace)) {
       const expiresAt = expiryTime(expiry);
-      await this.moveExpiry(sid, expiresAt);
+      if (expiresAt <= Date.now()) await this.remove(sid, 'expired');
+      else await this.moveExpiry(sid, expiresAt);
       if (req) setSnapshot(req, this.snapshotSlot, { ...loaded, expiresAt });
+      return;
+    }
+    // Before anything else: a cookie express-session could not load is refused, never a reason to delete.
+    const cookie = encodeStoredCookie(sid, data.cookie);
+    if (expiry.kind === 'at' && expiry.ms <= Date.now()) {
+      await this.remove(sid, 'expired');
       return;
     }
     // Writes the cookie (only if it changed) and the expiry; never re-creates a destroyed session.

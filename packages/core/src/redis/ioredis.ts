@@ -53,12 +53,15 @@ export class IoRedisConnection implements RedisConnection {
 
   subscriber(sharded: boolean, events: SubscriberEvents): SubscriberConnection {
     // autoResubscribe off: ChannelSubscriber resubscribes itself, so it knows when that is done.
+    // Auto-pipelining off (the app's client may have it, as the README recommends): ioredis keeps
+    // SUBSCRIBE out of its auto-pipelines, but not SSUBSCRIBE, and a subscriber has nothing to batch.
     const connection = this.client.isCluster
       ? (this.client as Cluster).duplicate([], {
           shardedSubscribers: sharded,
+          enableAutoPipelining: false,
           redisOptions: { ...(this.client as Cluster).options.redisOptions, autoResubscribe: false },
         })
-      : (this.client as Redis).duplicate({ autoResubscribe: false });
+      : (this.client as Redis).duplicate({ autoResubscribe: false, enableAutoPipelining: false });
     connection.on(sharded ? 'smessage' : 'message', (channel: string, message: string) => events.message(channel, message));
     connection.on('error', () => undefined); // reconnects by itself; commands report their own failures
     connection.on('ready', () => events.ready(false));
