@@ -176,6 +176,26 @@ export function storeContractSuite(name: string, factory: () => Promise<Contract
         expect(Math.abs(Date.parse((got.cookie as Dict).expires as string) - (Date.now() + HOUR))).toBeLessThan(EXPIRY_TOLERANCE);
       });
 
+      it('records every expiry a write sets in $e, and reads a fixed expiry stored without it (an older version) by its TTL', async () => {
+        const sid = newSid();
+        const fixed = Date.now() + 20 * 60 * 1000;
+        await store.set(sid, { cookie: { ...cookieJson(null), originalMaxAge: null, expires: new Date(fixed).toISOString() }, n: 1 } as never);
+        expect(Number((await hashOf(client, keyOf(sid))).$e)).toBe(fixed);
+        // Without $e (and no $t: the cookie fixes the expiry) the plain read cannot tell it: the script's PTTL does.
+        await client.command(keyOf(sid), 'HDEL', keyOf(sid), '$e');
+        const got = (await store.get(sid)) as unknown as Dict;
+        expect(Math.abs(Date.parse((got.cookie as Dict).expires as string) - fixed)).toBeLessThan(EXPIRY_TOLERANCE);
+
+        // A write outside a request keeps the stored refresh interval: $e moves with the TTL.
+        const sid2 = newSid();
+        await store.set(sid2, { cookie: cookieJson(HOUR), n: 1 } as never);
+        await client.command(keyOf(sid2), 'PEXPIRE', keyOf(sid2), 60_000);
+        await store.putSession(sid2, 'n', 2);
+        const recorded = Number((await hashOf(client, keyOf(sid2))).$e);
+        expect(Math.abs(recorded - (Date.now() + HOUR))).toBeLessThan(EXPIRY_TOLERANCE);
+        expect(Math.abs(recorded - (Date.now() + (await pttl(sid2))))).toBeLessThan(EXPIRY_TOLERANCE);
+      });
+
       it('touch extends both the TTL and the cookie expiry seen by the next get', async () => {
         // A cookie with a fixed expiry (no maxAge): get does not refresh it, only touch does.
         const sid = newSid();
