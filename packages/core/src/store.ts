@@ -11,8 +11,8 @@ import { LiveSessionError } from './errors';
 import type { DestroyReason } from './message';
 import {
   COOKIE_FIELD,
-  decodeSession,
   decodeHash,
+  decodeSession,
   decodeSessionDocument,
   decodeSessionFields,
   encodeStoredCookie,
