@@ -85,7 +85,7 @@ export const ceiling: Benchmark = {
     const ttl = String(DAY / 1000);
     const at = () => Date.now() + DAY;
     // The header of lua/write.lua for a save that changes one key (and sends the refresh interval), and the prototype's.
-    const writeArgs = () => [`patch at ${at()} 0 65536 0 publish ${Date.now()} 2 0 0`, 'visits', fresh(), '$t', String(DAY)];
+    const writeArgs = () => [`patch at ${at()} 0 65536 0 publish ${Date.now()} 2 0 0 0`, 'visits', fresh(), '$t', String(DAY)];
     const smallArgs = () => [`patch at ${at()} 0 publish ${Date.now()} 2 0 0`, 'visits', fresh(), '$t', String(DAY)];
 
     /** One sequence of commands, on the client without and with auto-pipelining. */

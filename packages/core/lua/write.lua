@@ -2,25 +2,27 @@
 -- KEYS[1]: the session key (and channel).
 -- ARGV[1], the header (one argument: ioredis's cost per argument is what a write mostly costs it):
 --   "<mode> <expiry kind> <expiry ms> <max bytes> <max message bytes> <want session> <publish command>
---    <now ms> <fields to set> <fields to delete> <expect>", where
+--    <now ms> <fields to set> <fields to delete> <expect> <record expiry>", where
 --   mode: 'patch' (the session must exist) or 'replace' (the given fields become the whole session);
 --   expiry kind: 'at' (PEXPIREAT ms), 'in' (PEXPIRE ms) or 'keep' (by the stored '$t' field, if any);
 --   max bytes: 0 for no limit; max message bytes: past it, a reload message replaces the change;
 --   want session: 1 to return the session; expect: 1 when ARGV[2] and ARGV[3] are a field and the
---   value it must hold ('' when it must be absent), else 0.
+--   value it must hold ('' when it must be absent), else 0; record expiry: 1 to record the new
+--   expiry in '$e' (the store's touchAfter measures from it), 0 to record it only when the session
+--   has no refresh interval (a fixed expiry: a read learns it from '$e' alone).
 -- Then the field/value pairs to set, then the field names to delete, then, only with a user index
 -- (src/user-index.ts), the spec of index_session (lua/user-index-session.lua); 'ok' then carries the
 -- owner and index_session's request, if any: { 'ok', version, session or nil, owner or nil
 -- [, kind, user, previous user, expiry, now] }.
 -- Field names: an application key starting with '$' is stored as '$' .. key, one that is not
 -- well-formed UTF-16 as '$' .. its JSON text (see src/fields.ts); every other field starting with
--- '$' is metadata ('$v' version, '$c' creation time in ms, '$t' refresh interval).
+-- '$' is metadata ('$v' version, '$c' creation time in ms, '$t' refresh interval, '$e' expiry).
 -- Only application fields other than 'cookie' are published, and only they move the version.
 -- Every check that can fail runs before the first write: a script cannot roll back.
 -- Returns { 'ok', version [, the session as session_document's JSON text] }, { 'gone' }, { 'conflict' } or { 'too_large', bytes }.
 local key = KEYS[1]
-local mode, expiry_kind, expiry_ms, max_bytes, max_message, want_session, publish, now, n_set, n_del, expect =
-  string.match(ARGV[1], '^(%a+) (%a+) (%-?%d+) (%d+) (%d+) ([01]) (%a+) (%d+) (%d+) (%d+) ([01])$')
+local mode, expiry_kind, expiry_ms, max_bytes, max_message, want_session, publish, now, n_set, n_del, expect, record =
+  string.match(ARGV[1], '^(%a+) (%a+) (%-?%d+) (%d+) (%d+) ([01]) (%a+) (%d+) (%d+) (%d+) ([01]) ([01])$')
 if not mode then return redis.error_reply('live-session: bad write header "' .. ARGV[1] .. '"') end
 max_bytes, max_message, want_session, n_set, n_del = tonumber(max_bytes), tonumber(max_message), want_session == '1', tonumber(n_set), tonumber(n_del)
 local expect_field, expect_value, first_set = '', '', 2
@@ -74,10 +76,10 @@ for i = first_set, first_del - 1, 2 do
 end
 
 -- Everything the write reads of the session, in one HMGET: '$v' (every session has it: it tells
--- whether the session exists), '$t' (for 'keep'), the expected field, the fields to set (only
--- what differs is written) and the fields named for deletion (only those that exist).
-local probe = { '$v', '$t' }
-if expect_field ~= '' then probe[3] = expect_field end
+-- whether the session exists), '$t' and '$e' (the expiry), the expected field, the fields to set
+-- (only what differs is written) and the fields named for deletion (only those that exist).
+local probe = { '$v', '$t', '$e' }
+if expect_field ~= '' then probe[4] = expect_field end
 local first_probe_set = #probe + 1
 for i = 1, #set_fields do probe[#probe + 1] = set_fields[i] end
 local first_probe_del = #probe + 1
@@ -87,7 +89,7 @@ local read = hmget(probe)
 local stored_version = read[1]
 local exists = stored_version ~= false
 if mode == 'patch' and not exists then return { 'gone' } end
-if expect_field ~= '' and (read[3] or '') ~= expect_value then return { 'conflict' } end
+if expect_field ~= '' and (read[4] or '') ~= expect_value then return { 'conflict' } end
 
 -- Fields to delete: those named that exist, plus (replace) every stored application field not given.
 local deletions = {}
@@ -152,23 +154,30 @@ if not exists then
   writes[#writes + 1] = '$c'
   writes[#writes + 1] = now
 end
--- The new expiry, recorded in '$e' beside the key's own (a read of one HGETALL learns it there).
+-- The refresh interval once written: the one being set, none if deleted, else the stored one.
+local refresh = read[2]
+for i, field in ipairs(set_fields) do
+  if field == '$t' then refresh = set_values[i] end
+end
+for _, field in ipairs(deletions) do
+  if field == '$t' then refresh = nil end
+end
+-- The new expiry ('keep': by the refresh interval; none: a fixed expiry stays as it is).
 local expires_at
 if expiry_kind == 'at' then
   expires_at = tonumber(expiry_ms)
 elseif expiry_kind == 'in' then
   expires_at = tonumber(now) + tonumber(expiry_ms)
-else
-  -- 'keep': by the refresh interval, the one being set or the stored one; none: a fixed expiry stays.
-  local refresh = read[2]
-  for i, field in ipairs(set_fields) do
-    if field == '$t' then refresh = set_values[i] end
-  end
-  if refresh then expires_at = tonumber(now) + tonumber(refresh) end
+elseif refresh then
+  expires_at = tonumber(now) + tonumber(refresh)
 end
-if expires_at then
+-- Recorded in '$e' when asked, or when a read could not tell it otherwise (no refresh interval);
+-- else a recorded one is removed, rather than left behind as a wrong lower bound.
+if expires_at and (record == '1' or not refresh) then
   writes[#writes + 1] = '$e'
   writes[#writes + 1] = expires_at
+elseif expires_at and read[3] then
+  deletions[#deletions + 1] = '$e'
 end
 
 -- The writes: nothing below can fail on a session that passed the checks above.

@@ -17,10 +17,11 @@ export const CREATED_FIELD = '$c';
 /** How far a read pushes the expiry forward (ms); absent when the cookie fixes the expiry. */
 export const REFRESH_FIELD = '$t';
 /**
- * The expiry (ms since the epoch) the last write or scripted refresh set with PEXPIREAT. The key's
- * real expiry is never earlier: plain refreshes (store.ts, `touch`) only push it later without
- * recording it. A read of one plain HGETALL learns the expiry from here (no PTTL), and `touchAfter`
- * measures the drift from it.
+ * The expiry (ms since the epoch) a write or scripted refresh set with PEXPIREAT, recorded where a
+ * plain read needs it: always for a session without refresh interval (a fixed expiry, which an
+ * HGETALL then learns without PTTL), and by every write and refresh of a store with `touchAfter`,
+ * which measures the lag from it. The key's real expiry is never earlier (plain refreshes only
+ * push it later without recording it); a write that does not record it removes it.
  */
 export const EXPIRY_FIELD = '$e';
 export const COOKIE_FIELD = 'cookie';

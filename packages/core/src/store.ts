@@ -535,7 +535,9 @@ export class LiveSessionStore extends session.Store {
     const key = this.keyOf(sid);
     // One header argument (see lua/write.lua): ioredis's cost grows with the number of arguments.
     const { maxBytes, maxMessageBytes, publish } = this.options;
-    const header = `${mode} ${expiry.kind} ${expiry.ms} ${maxBytes} ${maxMessageBytes} ${wantSession ? 1 : 0} ${publish} ${Date.now()} ${set.length} ${del.length} ${expect ? 1 : 0}`;
+    // touchAfter measures how far the expiry lags from the one each write records in `$e`.
+    const record = this.options.touchAfter > 0 ? 1 : 0;
+    const header = `${mode} ${expiry.kind} ${expiry.ms} ${maxBytes} ${maxMessageBytes} ${wantSession ? 1 : 0} ${publish} ${Date.now()} ${set.length} ${del.length} ${expect ? 1 : 0} ${record}`;
     const args: string[] = expect ? [header, expect.field, expect.value] : [header];
     // Loops, not spreads: a session may have more keys than a call can take arguments.
     for (const [field, stored] of set) args.push(field, stored);

@@ -176,7 +176,7 @@ export function storeContractSuite(name: string, factory: () => Promise<Contract
         expect(Math.abs(Date.parse((got.cookie as Dict).expires as string) - (Date.now() + HOUR))).toBeLessThan(EXPIRY_TOLERANCE);
       });
 
-      it('records every expiry a write sets in $e, and reads a fixed expiry stored without it (an older version) by its TTL', async () => {
+      it('records a fixed expiry in $e, and reads one stored without it (an older version) by its TTL', async () => {
         const sid = newSid();
         const fixed = Date.now() + 20 * 60 * 1000;
         await store.set(sid, { cookie: { ...cookieJson(null), originalMaxAge: null, expires: new Date(fixed).toISOString() }, n: 1 } as never);
@@ -185,15 +185,20 @@ export function storeContractSuite(name: string, factory: () => Promise<Contract
         await client.command(keyOf(sid), 'HDEL', keyOf(sid), '$e');
         const got = (await store.get(sid)) as unknown as Dict;
         expect(Math.abs(Date.parse((got.cookie as Dict).expires as string) - fixed)).toBeLessThan(EXPIRY_TOLERANCE);
+      });
 
-        // A write outside a request keeps the stored refresh interval: $e moves with the TTL.
-        const sid2 = newSid();
-        await store.set(sid2, { cookie: cookieJson(HOUR), n: 1 } as never);
-        await client.command(keyOf(sid2), 'PEXPIRE', keyOf(sid2), 60_000);
-        await store.putSession(sid2, 'n', 2);
-        const recorded = Number((await hashOf(client, keyOf(sid2))).$e);
+      it('records every expiry in $e with touchAfter (also of a write outside a request), and removes it without', async () => {
+        const recording = new LiveSessionStore({ client: client.client, prefix, touchAfter: 60_000 });
+        const sid = newSid();
+        await recording.set(sid, { cookie: cookieJson(HOUR), n: 1 } as never);
+        await client.command(keyOf(sid), 'PEXPIRE', keyOf(sid), 60_000);
+        await recording.putSession(sid, 'n', 2); // keeps the stored refresh interval: $e moves with the TTL
+        const recorded = Number((await hashOf(client, keyOf(sid))).$e);
         expect(Math.abs(recorded - (Date.now() + HOUR))).toBeLessThan(EXPIRY_TOLERANCE);
-        expect(Math.abs(recorded - (Date.now() + (await pttl(sid2))))).toBeLessThan(EXPIRY_TOLERANCE);
+        expect(Math.abs(recorded - (Date.now() + (await pttl(sid))))).toBeLessThan(EXPIRY_TOLERANCE);
+        // A store without touchAfter does not record a refreshing session's expiry: it removes the old one.
+        await store.putSession(sid, 'n', 3);
+        expect((await hashOf(client, keyOf(sid))).$e).toBeUndefined();
       });
 
       it('touch extends both the TTL and the cookie expiry seen by the next get', async () => {
