@@ -139,7 +139,11 @@ export class SessionTracker {
       debug('dropped a malformed message on %s', channel);
       return;
     }
-    tracked.session.receive(message, raw).catch((err: unknown) => this.listener.error(err));
+    try {
+      tracked.session.receive(message, raw)?.catch((err: unknown) => this.listener.error(err));
+    } catch (err) {
+      this.listener.error(err); // applied at once, so a failure surfaces here: never into the subscriber
+    }
   }
 
   /** After a reconnect (messages may have been lost): read every session followed here in one round trip. */
