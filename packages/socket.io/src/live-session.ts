@@ -246,7 +246,8 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
       }
       // In the middleware the socket is not connected yet; anywhere else it must be.
       if (!handshake && !socket.connected) return false;
-      const room = this.store.keyOf(sid);
+      const key = this.store.keyOf(sid);
+      const room = this.tracker.get(key)?.key ?? key; // one string per session, not one per socket
       this.sessionIds.set(socket, sid);
       await socket.join(room);
       const ready = await this.tracker.ready(room);
