@@ -9,16 +9,20 @@
  * means expired; still there means another server (or a job) used it, and the answer is the new
  * expiry to wait for. Cost per session per server: one PTTL each time its expiry comes due, so at
  * most one per lifetime while it is in use elsewhere, plus the last one that finds it gone.
- * Sessions that come due together are checked in one pipelined batch.
+ * Sessions that come due together are checked in one pipelined batch. One timer serves them all
+ * (set for the soonest check): a timer per session cost more heap than the rest of its state.
  */
+import { DeadlineQueue } from './deadline-queue';
 import type { FollowedSession } from './followed-session';
 
 /** Checked this long after the expiry Redis reported, so the key is past it. */
 const MARGIN_MS = 10;
-/** setTimeout's limit (about 24.8 days): a later expiry is checked then, and rescheduled. */
+/** setTimeout's limit (about 24.8 days): a later check wakes the timer then, and it is set again. */
 const MAX_DELAY_MS = 2 ** 31 - 1;
 /** After a failed check (Redis unreachable), try again this much later. */
 const RETRY_MS = 1000;
+/** Entries of unwatched or rescheduled sessions are dropped once they are this many more than the watched ones (and twice as many). */
+const STALE_SLACK = 64;
 
 export interface ExpiryChecks {
   /** The expiry of each session (ms since the epoch), null when it no longer exists. */
@@ -29,9 +33,13 @@ export interface ExpiryChecks {
 }
 
 export class ExpiryWatch {
-  private readonly timers = new Map<FollowedSession, NodeJS.Timeout>();
-  private readonly due = new Set<FollowedSession>();
-  private flushScheduled = false;
+  /** When each watched session is checked next (ms since the epoch). */
+  private readonly checkAt = new Map<FollowedSession, number>();
+  /** The same checks, soonest first; an entry no longer in `checkAt` is skipped when it comes up. */
+  private readonly queue = new DeadlineQueue<FollowedSession>();
+  private timer: NodeJS.Timeout | undefined;
+  /** The check the timer is set for. */
+  private timerAt = Infinity;
   private closed = false;
 
   constructor(private readonly checks: ExpiryChecks) {}
@@ -41,52 +49,62 @@ export class ExpiryWatch {
     this.unwatch(session);
     const at = session.expiresAt;
     if (this.closed || session.ended || at === null || !Number.isFinite(at)) return;
-    this.schedule(session, at - Date.now() + MARGIN_MS);
+    this.schedule(session, at + MARGIN_MS);
   }
 
   unwatch(session: FollowedSession): void {
-    const timer = this.timers.get(session);
-    if (timer) clearTimeout(timer);
-    this.timers.delete(session);
-    this.due.delete(session);
+    this.checkAt.delete(session);
   }
 
   close(): void {
     this.closed = true;
-    for (const timer of this.timers.values()) clearTimeout(timer);
-    this.timers.clear();
-    this.due.clear();
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.checkAt.clear();
+    this.queue.clear();
   }
 
-  private schedule(session: FollowedSession, delay: number): void {
+  private schedule(session: FollowedSession, at: number): void {
+    this.checkAt.set(session, at);
+    this.queue.push(at, session);
+    if (this.queue.size > 2 * this.checkAt.size + STALE_SLACK) this.queue.filter((due, queued) => this.checkAt.get(queued) === due);
+    if (at < this.timerAt) this.setTimer(at);
+  }
+
+  private setTimer(at: number): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timerAt = at;
     // unref: a pending check never keeps the process alive.
-    const timer = setTimeout(() => this.fire(session), Math.min(Math.max(delay, 0), MAX_DELAY_MS)).unref();
-    this.timers.set(session, timer);
+    this.timer = setTimeout(() => this.fire(), Math.min(Math.max(at - Date.now(), 0), MAX_DELAY_MS)).unref();
   }
 
-  private fire(session: FollowedSession): void {
-    this.timers.delete(session);
-    this.due.add(session);
-    if (this.flushScheduled) return;
-    this.flushScheduled = true;
-    setImmediate(() => void this.flush()); // one batch for every session due in this turn
+  private fire(): void {
+    this.timer = undefined;
+    this.timerAt = Infinity;
+    const now = Date.now();
+    const batch: FollowedSession[] = [];
+    while (this.queue.peek() <= now) {
+      const at = this.queue.peek();
+      const session = this.queue.pop();
+      if (this.checkAt.get(session) !== at) continue; // unwatched, or rescheduled since
+      this.checkAt.delete(session);
+      if (!session.ended) batch.push(session);
+    }
+    if (this.queue.size > 0) this.setTimer(this.queue.peek());
+    if (batch.length > 0) void this.check(batch); // one batch for every session due now
   }
 
-  private async flush(): Promise<void> {
-    this.flushScheduled = false;
-    const batch = [...this.due].filter((session) => !session.ended);
-    this.due.clear();
-    if (batch.length === 0 || this.closed) return;
+  private async check(batch: FollowedSession[]): Promise<void> {
     let expiries: Map<string, number | null>;
     try {
       expiries = await this.checks.check(batch.map((session) => session.sid));
     } catch (err) {
       this.checks.report(err);
-      for (const session of batch) if (!this.closed && !this.timers.has(session)) this.schedule(session, RETRY_MS);
+      for (const session of batch) if (!this.closed && !session.ended && !this.checkAt.has(session)) this.schedule(session, Date.now() + RETRY_MS);
       return;
     }
     for (const session of batch) {
-      if (session.ended || this.timers.has(session)) continue; // ended, or rescheduled by a newer read meanwhile
+      if (session.ended || this.checkAt.has(session)) continue; // ended, or rescheduled by a newer read meanwhile
       const expiresAt = expiries.get(session.sid);
       if (expiresAt === null || expiresAt === undefined) {
         this.checks.expired(session);

@@ -12,6 +12,9 @@
  * - a write through this process (adopt) and every read replace the view whatever it holds.
  * No timers and no transport here: the tracker (session-tracker.ts) feeds messages, asks for
  * expiry checks, and listens to what this reports.
+ *
+ * A message that needs no read (the next version, a replay, an old one) is applied as it arrives
+ * when nothing else is in flight: no promise and no microtask per delivery, which is most of them.
  */
 import type { DestroyReason, SessionMessage, SessionState } from '@live-session/core';
 import { applyChange, diffViews, type SessionChange, type SessionView, viewOf } from './session-view';
@@ -43,8 +46,8 @@ export class FollowedSession {
   endedBy: DestroyReason | null = null;
   /** The raw message that brought the current version; undefined when a read did. */
   private lastMessage: string | undefined;
-  /** Messages, reads and checks of this session, one at a time and in order. */
-  private queue: Promise<void> = Promise.resolve();
+  /** Reads and checks of this session in flight, one at a time and in order; undefined when idle. */
+  private queue: Promise<void> | undefined;
 
   constructor(
     readonly sid: string,
@@ -74,9 +77,14 @@ export class FollowedSession {
     });
   }
 
-  /** A message from the session's channel: parsed by the caller, raw kept to spot a forged twin. */
-  receive(message: SessionMessage, raw: string): Promise<void> {
-    return this.run(() => this.handle(message, raw));
+  /**
+   * A message from the session's channel: parsed by the caller, raw kept to spot a forged twin.
+   * Returns a promise only when the message waits behind, or starts, a read of Redis.
+   */
+  receive(message: SessionMessage, raw: string): Promise<void> | undefined {
+    if (this.queue) return this.run(() => this.step(message, raw)?.());
+    const read = this.step(message, raw);
+    return read && this.run(read);
   }
 
   /** A state read or written through this process: the view becomes it (unless it is older). */
@@ -105,24 +113,27 @@ export class FollowedSession {
     this.listener.expiryKnown(this);
   }
 
-  private async handle(message: SessionMessage, raw: string): Promise<void> {
-    if (this.ended || message.version < this.version) return;
+  /** Applies what a message can change by itself; returns the read it still needs, if any. */
+  private step(message: SessionMessage, raw: string): (() => Promise<void>) | undefined {
+    if (this.ended || message.version < this.version) return undefined;
     if (message.version === this.version) {
       // The message that brought this version again (a replay: nothing to do), or a different one
       // claiming the same version: one of them is forged, and only Redis can say which.
-      if (this.lastMessage !== undefined && raw !== this.lastMessage) await this.reloadNow();
-      return;
+      return this.lastMessage !== undefined && raw !== this.lastMessage ? () => this.reloadNow() : undefined;
     }
-    if (message.event === 'destroy') return this.confirmEnd(message.reason);
+    if (message.event === 'destroy') {
+      const { reason } = message;
+      return () => this.confirmEnd(reason);
+    }
     if (message.event === 'change' && message.version === this.version + 1) {
       this.version = message.version;
       this.view = applyChange(this.view, message);
       this.lastMessage = raw;
       this.listener.changed(this, { version: message.version, set: message.set, unset: message.unset });
-      return;
+      return undefined;
     }
     // A gap (a message was missed), or a message that carries no values (`reload`): read it all.
-    await this.reloadNow();
+    return () => this.reloadNow();
   }
 
   /** A destroy message ends the view only if Redis agrees the session is gone. */
@@ -161,11 +172,12 @@ export class FollowedSession {
   }
 
   private run<T>(task: () => T | Promise<T>): Promise<T> {
-    const result = this.queue.then(task);
-    this.queue = result.then(
-      () => undefined,
-      () => undefined,
-    );
+    const result = (this.queue ?? Promise.resolve()).then(task);
+    const settled = (): void => {
+      if (this.queue === tail) this.queue = undefined; // idle again: the next message is applied at once
+    };
+    const tail: Promise<void> = result.then(settled, settled);
+    this.queue = tail;
     return result;
   }
 }

@@ -246,7 +246,8 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
       }
       // In the middleware the socket is not connected yet; anywhere else it must be.
       if (!handshake && !socket.connected) return false;
-      const room = this.store.keyOf(sid);
+      const key = this.store.keyOf(sid);
+      const room = this.tracker.get(key)?.key ?? key; // one string per session, not one per socket
       this.sessionIds.set(socket, sid);
       await socket.join(room);
       const ready = await this.tracker.ready(room);
@@ -313,19 +314,23 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
     }
   }
 
+  /** Runs for every change message: no per-socket arrays, and the handlers' loop only when there are handlers. */
   private deliver(session: FollowedSession, change: SessionChange): void {
-    const room = session.key;
-    const sockets = this.socketsOf(room);
-    for (const socket of sockets) socket.data.session = session.view;
+    const { key: room, view } = session;
+    for (const id of this.nsp.adapter.rooms.get(room) ?? []) {
+      const socket = this.nsp.sockets.get(id);
+      if (socket) socket.data.session = view;
+    }
     if (this.expose) {
-      const payload = this.project(session.view);
+      const payload = this.project(view);
       const exposed = JSON.stringify(payload);
       if (exposed !== this.exposed.get(session)) {
         this.exposed.set(session, exposed);
         this.nsp.local.to(room).emit(CLIENT_EVENTS.update, payload); // encoded once for the room
       }
     }
-    for (const socket of sockets) this.call('update', socket, session.view, change);
+    if (this.listenerCount('update') === 0) return;
+    for (const socket of this.socketsOf(room)) this.call('update', socket, view, change);
   }
 
   private ended(session: FollowedSession, reason: DestroyReason): void {

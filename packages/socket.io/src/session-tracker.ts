@@ -29,8 +29,15 @@ interface Tracked {
   session: FollowedSession;
   /** Settles once subscribed and read: 'failed' when Redis could not be read (the reload after reconnecting corrects it). */
   ready: Promise<'ok' | 'missing' | 'failed'>;
-  /** Refreshes of the lifetime from socket activity. interval: undefined until the first answer; null when the cookie fixes the expiry. */
-  refresh: { lastAt: number; interval: number | null | undefined; inFlight: boolean };
+  /** Refreshes of the lifetime from socket activity (keepAlive), made at the first activity. */
+  refresh?: Refresh;
+}
+
+interface Refresh {
+  lastAt: number;
+  /** undefined until the first answer; null when the cookie fixes the expiry. */
+  interval: number | null | undefined;
+  inFlight: boolean;
 }
 
 export class SessionTracker {
@@ -66,15 +73,14 @@ export class SessionTracker {
   follow(key: string, sid: string): void {
     if (this.tracked.has(key)) return;
     const session = new FollowedSession(sid, key, this.store, this.sessionListener);
-    const tracked: Tracked = { session, ready: Promise.resolve('ok'), refresh: { lastAt: 0, interval: undefined, inFlight: false } };
-    this.tracked.set(key, tracked);
     // Subscribe first, then read: a change published in between is in both, told apart by version.
-    tracked.ready = this.subscriber.subscribe(key).then(() =>
+    const ready = this.subscriber.subscribe(key).then(() =>
       session.load().catch((err: unknown) => {
         debug('reading %s failed: %s', key, (err as Error).message);
         return 'failed' as const;
       }),
     );
+    this.tracked.set(key, { session, ready });
   }
 
   unfollow(key: string): void {
@@ -101,7 +107,8 @@ export class SessionTracker {
   activity(key: string): void {
     const tracked = this.tracked.get(key);
     if (!tracked || tracked.session.ended) return;
-    const { refresh, session } = tracked;
+    const { session } = tracked;
+    const refresh = (tracked.refresh ??= { lastAt: 0, interval: undefined, inFlight: false });
     if (refresh.inFlight || refresh.interval === null) return;
     const now = Date.now();
     if (refresh.interval !== undefined && now - refresh.lastAt < refresh.interval * ACTIVITY_REFRESH_FRACTION) return;
@@ -139,7 +146,11 @@ export class SessionTracker {
       debug('dropped a malformed message on %s', channel);
       return;
     }
-    tracked.session.receive(message, raw).catch((err: unknown) => this.listener.error(err));
+    try {
+      tracked.session.receive(message, raw)?.catch((err: unknown) => this.listener.error(err));
+    } catch (err) {
+      this.listener.error(err); // applied at once, so a failure surfaces here: never into the subscriber
+    }
   }
 
   /** After a reconnect (messages may have been lost): read every session followed here in one round trip. */

@@ -34,6 +34,9 @@ export function viewOf(session: object): SessionView {
 
 /** The next view after a change message. */
 export function applyChange(view: SessionView, change: ChangeMessage): SessionView {
+  // The usual change only sets keys: spread copies in one step, and like define it creates own
+  // data properties (a "__proto__" key stays data).
+  if (change.unset.length === 0) return Object.freeze({ ...view, ...change.set });
   const next: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(view)) {
     if (!change.unset.includes(key)) define(next, key, value);
