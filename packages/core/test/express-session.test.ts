@@ -14,6 +14,9 @@ const resources = new Resources();
 let admin: Redis;
 let storeClient: Redis;
 let store: LiveSessionStore;
+/** A store whose client auto-pipelines: it reads with plain commands (see store.ts, plainReads). */
+let batchingClient: Redis;
+let batchingStore: LiveSessionStore;
 
 beforeAll(async () => {
   redis = await startRedis();
@@ -21,6 +24,8 @@ beforeAll(async () => {
   admin = resources.redis(redis);
   storeClient = resources.redis(redis);
   store = new LiveSessionStore({ client: storeClient, prefix: PREFIX, lifetime: 2 * HOUR });
+  batchingClient = resources.redis(redis, { enableAutoPipelining: true });
+  batchingStore = new LiveSessionStore({ client: batchingClient, prefix: PREFIX, lifetime: 2 * HOUR });
 });
 afterAll(() => resources.closeAll());
 
@@ -77,7 +82,7 @@ describe('with a maxAge cookie, resave: false, saveUninitialized: false', () => 
     expect(hash.keep).toBe('1');
   });
 
-  it('serves an unmodified request (the touch path) with two plain commands: HGETALL, then PEXPIREAT', async () => {
+  it('without auto-pipelining, serves an unmodified request with one round trip: the get script refreshes, the touch sends nothing', async () => {
     const browser = app.client();
     const { body } = await browser.post('/count');
     await lastUsedAgo(keyOf(body.id), HOUR - 60_000); // so the refresh is visible
@@ -86,15 +91,15 @@ describe('with a maxAge cookie, resave: false, saveUninitialized: false', () => 
     const read = await browser.get('/session');
     expect(read.body.session.count).toBe(1);
     const commands = await monitor.take();
-    expect(commands.map((args) => args[0].toLowerCase())).toEqual(['hgetall', 'pexpireat']);
-    expect(await admin.pttl(keyOf(body.id))).toBeGreaterThan(HOUR - TOLERANCE); // refreshed by the touch
+    expect(commands.map((args) => args[0].toLowerCase())).toEqual(['evalsha']);
+    expect(await admin.pttl(keyOf(body.id))).toBeGreaterThan(HOUR - TOLERANCE); // refreshed by that one call
 
-    // The same tap sees a modifying request: the read, then the write script.
+    // The same tap sees a modifying request: read + write, so it would see a second command.
     await browser.post('/count');
-    expect((await monitor.take()).map((args) => args[0].toLowerCase())).toEqual(['hgetall', 'evalsha']);
+    expect((await monitor.take()).map((args) => args[0].toLowerCase())).toEqual(['evalsha', 'evalsha']);
   });
 
-  it("keeps the touch one PEXPIREAT (no cookie write) when express-session's originalMaxAge drifts by a few ms", async () => {
+  it('without auto-pipelining, keeps the touch path at one round trip when express-session\'s originalMaxAge drifts by a few ms', async () => {
     const browser = app.client();
     await browser.post('/count');
     const monitor = await monitorClient(resources, admin, storeClient);
@@ -109,7 +114,7 @@ describe('with a maxAge cookie, resave: false, saveUninitialized: false', () => 
     } finally {
       now.mockRestore();
     }
-    expect((await monitor.take()).map((args) => args[0].toLowerCase())).toEqual(['hgetall', 'pexpireat']);
+    expect((await monitor.take()).map((args) => args[0].toLowerCase())).toEqual(['evalsha']);
   });
 
   it('regenerate: a new id, the old session gone, the data of the new one only', async () => {
@@ -184,11 +189,54 @@ describe('rolling: true', () => {
   });
 });
 
+describe('on a client that batches (ioredis with enableAutoPipelining): plain commands', () => {
+  let app: TestApp;
+  beforeAll(async () => {
+    app = await startApp(resources, batchingStore, { cookie: { maxAge: HOUR } });
+  });
+  afterEach(() => expect(app.errors).toEqual([]));
+
+  it('serves an unmodified request (the touch path) with two plain commands: HGETALL, then PEXPIREAT', async () => {
+    const browser = app.client();
+    const { body } = await browser.post('/count');
+    await lastUsedAgo(keyOf(body.id), HOUR - 60_000); // so the refresh is visible
+    const monitor = await monitorClient(resources, admin, batchingClient);
+
+    const read = await browser.get('/session');
+    expect(read.body.session.count).toBe(1);
+    const commands = await monitor.take();
+    expect(commands.map((args) => args[0].toLowerCase())).toEqual(['hgetall', 'pexpireat']);
+    expect(await admin.pttl(keyOf(body.id))).toBeGreaterThan(HOUR - TOLERANCE); // refreshed by the touch
+
+    // The same tap sees a modifying request: the read, then the write script.
+    await browser.post('/count');
+    expect((await monitor.take()).map((args) => args[0].toLowerCase())).toEqual(['hgetall', 'evalsha']);
+  });
+
+  it("keeps the touch one PEXPIREAT (no cookie write) when express-session's originalMaxAge drifts by a few ms", async () => {
+    const browser = app.client();
+    await browser.post('/count');
+    const monitor = await monitorClient(resources, admin, batchingClient);
+    // A busy machine: the clock moves on between the two Date.now() calls of express-session's
+    // cookie.maxAge setter, so originalMaxAge comes out a few ms shorter on every request.
+    const realNow = Date.now.bind(Date);
+    let skew = 0;
+    const now = jest.spyOn(Date, 'now').mockImplementation(() => realNow() + (skew += 3));
+    try {
+      expect(expressCookie({ maxAge: HOUR }).originalMaxAge).toBeLessThan(HOUR); // this clock does make it drift
+      expect((await browser.get('/session')).status).toBe(200);
+    } finally {
+      now.mockRestore();
+    }
+    expect((await monitor.take()).map((args) => args[0].toLowerCase())).toEqual(['hgetall', 'pexpireat']);
+  });
+});
+
 describe('touchAfter: the expiry may lag behind the last use, by a bounded amount', () => {
   const TOUCH_AFTER = 10 * 60_000;
   let app: TestApp;
   beforeAll(async () => {
-    const lazy = new LiveSessionStore({ client: storeClient, prefix: PREFIX, lifetime: 2 * HOUR, touchAfter: TOUCH_AFTER });
+    const lazy = new LiveSessionStore({ client: batchingClient, prefix: PREFIX, lifetime: 2 * HOUR, touchAfter: TOUCH_AFTER });
     app = await startApp(resources, lazy, { cookie: { maxAge: HOUR } });
   });
   afterEach(() => expect(app.errors).toEqual([]));
@@ -197,7 +245,7 @@ describe('touchAfter: the expiry may lag behind the last use, by a bounded amoun
     const browser = app.client();
     const { body } = await browser.post('/count');
     const key = keyOf(body.id);
-    const monitor = await monitorClient(resources, admin, storeClient);
+    const monitor = await monitorClient(resources, admin, batchingClient);
     // A script's first call is EVALSHA, refused with NOSCRIPT (which MONITOR does not show), then EVAL.
     const commands = async () => (await monitor.take()).map((args) => args[0].toLowerCase().replace(/^evalsha$/, 'eval'));
 

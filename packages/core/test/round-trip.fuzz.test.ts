@@ -16,11 +16,14 @@ const HOUR = 60 * 60 * 1000;
 let redis: TestRedis;
 const resources = new Resources();
 let store: LiveSessionStore;
+/** The same sessions through a client that auto-pipelines: its reads are plain HGETALLs (store.ts, plainReads). */
+let batching: LiveSessionStore;
 
 beforeAll(async () => {
   redis = await startRedis();
   resources.add(redis, (r) => r.close());
   store = new LiveSessionStore({ client: resources.redis(redis), prefix: 'fuzz:', timeout: 30_000 });
+  batching = new LiveSessionStore({ client: resources.redis(redis, { enableAutoPipelining: true }), prefix: 'fuzz:', timeout: 30_000 });
 });
 afterAll(() => resources.closeAll());
 
@@ -159,12 +162,12 @@ function expectRoundTrip(got: unknown, session: object, where: string): void {
 }
 
 /** A session loaded as express-session loads one: its save writes only the keys that changed. */
-function load(sid: string): Promise<Dict> {
+function load(from: LiveSessionStore, sid: string): Promise<Dict> {
   const req = { sessionID: sid } as unknown as IncomingMessage & { sessionID: string };
   return new Promise((resolve, reject) =>
-    store.get(sid, (err, data) => {
+    from.get(sid, (err, data) => {
       if (err || !data) return reject(err ?? new Error(`no session ${sid}`));
-      resolve(store.createSession(req as never, data) as unknown as Dict);
+      resolve(from.createSession(req as never, data) as unknown as Dict);
     }),
   );
 }
@@ -179,14 +182,17 @@ it(`round-trips ${CASES} seeded random sessions exactly as JSON does (seed ${SEE
     const first = gen.session();
     await store.set(sid, first as never);
     expectRoundTrip(await store.get(sid), first, `${where}, set`);
+    expectRoundTrip(await batching.get(sid), first, `${where}, set, read by HGETALL`);
 
-    // Patch path: loaded through get's callback; the keys of another session replace its own.
-    const loaded = await load(sid);
+    // Patch path: loaded through get's callback (by either read), the keys of another session replace its own.
+    const reader = i % 2 === 0 ? store : batching;
+    const loaded = await load(reader, sid);
     const second = gen.session();
     for (const key of Object.keys(loaded)) if (key !== 'cookie') delete loaded[key];
     for (const key of Object.keys(second)) defineOwn(loaded, key, second[key]);
-    await store.set(sid, loaded as never);
+    await reader.set(sid, loaded as never);
     expectRoundTrip(await store.get(sid), loaded, `${where}, patch`);
+    expectRoundTrip(await batching.get(sid), loaded, `${where}, patch, read by HGETALL`);
 
     // One key through the direct API.
     const key = gen.key();

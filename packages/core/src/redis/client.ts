@@ -50,6 +50,12 @@ export interface SubscriberConnection {
 export interface RedisConnection {
   readonly library: 'ioredis' | 'node-redis';
   readonly isCluster: boolean;
+  /**
+   * Whether the client writes the commands sent in one tick together (ioredis with
+   * `enableAutoPipelining`; node-redis always): two plain commands then cost Redis less than one
+   * script. Without it, every command is a system call each way, and one script is cheaper.
+   */
+  readonly batches: boolean;
   /** Makes the scripts known to the client up front (ioredis: defineCommand; node-redis: nothing to do). */
   define(scripts: readonly Script[]): void;
   /** Runs a script of lua/ on `key` (EVALSHA; EVAL after NOSCRIPT). */

@@ -9,11 +9,13 @@ type ScriptCall = (key: string, args: readonly (string | number)[]) => Promise<u
 export class IoRedisConnection implements RedisConnection {
   readonly library = 'ioredis';
   readonly isCluster: boolean;
+  readonly batches: boolean;
   /** Scripts registered with defineCommand: ioredis sends EVALSHA and falls back to EVAL itself. */
   private readonly defined = new Set<string>();
 
   constructor(private readonly client: Redis | Cluster) {
     this.isCluster = client.isCluster;
+    this.batches = client.options.enableAutoPipelining === true;
   }
 
   define(scripts: readonly Script[]): void {

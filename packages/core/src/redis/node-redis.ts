@@ -25,6 +25,7 @@ const CONFIRM_RETRY_MS = 250;
 export class NodeRedisConnection implements RedisConnection {
   readonly library = 'node-redis';
   readonly isCluster: boolean;
+  readonly batches = true;
   private readonly send: (key: string, args: string[]) => Promise<unknown>;
 
   constructor(private readonly client: { kind: 'client'; client: NodeRedisClient } | { kind: 'cluster'; client: NodeRedisCluster }) {
