@@ -13,6 +13,7 @@ import { createAdapter, createShardedAdapter } from '@socket.io/redis-adapter';
 import session from 'express-session';
 import { createHmac } from 'node:crypto';
 import { createServer } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { AddressInfo } from 'node:net';
 import { Server } from 'socket.io';
 import { io as connect, type Socket as ClientSocket } from 'socket.io-client';
@@ -110,8 +111,11 @@ async function writer(): Promise<void> {
         sids = args.sids;
         await populate(store, sids, smallSession);
       },
-      /** `writers` loops, `writes` writes in all, seq from `first`, session seq % sessions. */
-      run: async ({ writers, writes, first }: { writers: number; writes: number; first: number }) => {
+      /**
+       * `writers` loops, `writes` writes in all, seq from `first`, session seq % sessions; with `rate`
+       * (writes/s, all loops together) each write waits for its turn instead of going at once.
+       */
+      run: async ({ writers, writes, first, rate }: { writers: number; writes: number; first: number; rate?: number }) => {
         let next = first;
         const end = first + writes;
         const start = wall();
@@ -120,6 +124,8 @@ async function writer(): Promise<void> {
           Array.from({ length: writers }, async () => {
             while (next < end) {
               const seq = next++;
+              const early = rate ? start + ((seq - first) * 1000) / rate - wall() : 0;
+              if (early > 1) await sleep(early);
               const index = seq % sids.length;
               await write(sids[index], [seq, index, wall()]);
             }

@@ -2,7 +2,8 @@
  * Live fan-out with the writer, the receiving socket.io server and the clients in separate processes
  * (fanout-child.ts, forked, on loopback), so a receiving server that cannot keep up shows: 500 sessions,
  * 2 socket.io-clients each (1,000), alternating rounds of ours / classic adapter / sharded adapter
- * "dynamic"; one sequential writer (2,000 writes) and 20 concurrent writers (2,000 writes each).
+ * "dynamic"; one sequential writer (2,000 writes), 20 concurrent writers (2,000 writes each), and 20
+ * writers paced to 4,000 writes/s in all (20,000 writes), so that the receivers compare at one load.
  * Per delivery: the receiving server's CPU (its process.cpuUsage) and Redis's CPU; the writer's CPU per
  * write; heap per connected client (the receiver's heapUsed after a full GC, against before the clients
  * connected). Every (write, socket) pair is checked to arrive once, at a socket of that session.
@@ -84,6 +85,14 @@ interface Summary {
 
 const KINDS = [OURS, CLASSIC, SHARDED] as const;
 const PER_SESSION = 2;
+/** The paced case's writes per second (all writers): about half of what the slowest writer managed unpaced. */
+const PACE = 4_000;
+
+/** A case's name: sequential, 20-writers, or 20-writers-paced-4000. */
+function caseKey(writers: number, rate?: number): string {
+  if (writers === 1) return 'sequential';
+  return rate ? `${writers}-writers-paced-${rate}` : `${writers}-writers`;
+}
 
 export const fanoutProcs: Benchmark = {
   name: 'fanout-procs',
@@ -92,6 +101,7 @@ export const fanoutProcs: Benchmark = {
     const sessions = ctx.quick ? 50 : 500;
     const sequentialWrites = ctx.quick ? 100 : 2_000;
     const perWriter = ctx.quick ? 20 : 2_000;
+    const pacedWrites = ctx.quick ? 200 : 20_000;
     const started: Child[] = [];
     const start = async (name: string, env: Record<string, string>) => {
       const r = await Child.start(name, env);
@@ -121,14 +131,14 @@ export const fanoutProcs: Benchmark = {
         ctx.log(`fanout-procs: ${kind}: writer, receiver and ${sessions * PER_SESSION} clients in separate processes`);
       }
 
-      async function phase(kind: string, writers: number, writes: number) {
+      async function phase(kind: string, writers: number, writes: number, rate?: number) {
         const d = deployments.get(kind)!;
         const first = d.seq;
         d.seq += writes;
         await clients.call('reset', { tag: kind, first, writes, perSession: PER_SESSION });
         const redisBefore = await ctx.meter.sample();
         const cpuBefore = await d.receiver.call<number>('cpu');
-        const w = await d.writer.call<{ start: number; end: number; cpu: number }>('run', { writers, writes, first });
+        const w = await d.writer.call<{ start: number; end: number; cpu: number }>('run', { writers, writes, first, rate });
         const summary = await clients.call<Summary>('wait', { tag: kind, ms: 60_000 });
         const cpuAfter = await d.receiver.call<number>('cpu');
         const redis = RedisMeter.delta(redisBefore, await ctx.meter.sample());
@@ -136,13 +146,13 @@ export const fanoutProcs: Benchmark = {
       }
 
       const checks: Record<string, Record<string, { lost: number; duplicated: number; misrouted: number; lastDeliveryAfterLastWriteMs: number[] }>> = {};
-      const variant = (kind: string, writers: number): Variant => ({
+      const variant = (kind: string, writers: number, rate?: number): Variant => ({
         name: kind,
         async run() {
           const d = deployments.get(kind)!;
-          const writes = writers === 1 ? sequentialWrites : writers * perWriter;
-          const { w, summary, receiverCpu, redisCpu } = await phase(kind, writers, writes);
-          const check = ((checks[String(writers)] ??= {})[kind] ??= { lost: 0, duplicated: 0, misrouted: 0, lastDeliveryAfterLastWriteMs: [] });
+          const writes = writers === 1 ? sequentialWrites : rate ? pacedWrites : writers * perWriter;
+          const { w, summary, receiverCpu, redisCpu } = await phase(kind, writers, writes, rate);
+          const check = ((checks[caseKey(writers, rate)] ??= {})[kind] ??= { lost: 0, duplicated: 0, misrouted: 0, lastDeliveryAfterLastWriteMs: [] });
           check.lost += summary.lost;
           check.duplicated += summary.duplicated;
           check.misrouted += summary.misrouted;
@@ -174,19 +184,31 @@ export const fanoutProcs: Benchmark = {
         { key: 'writerCpu', label: 'writer CPU per write', unit: 'us', better: 'lower' },
         { key: 'heapPerClient', label: 'receiver heap per client', unit: 'B', better: 'lower' },
       ];
-      const cases: Case[] = [1, 20].map((writers) => ({
-        id: `fanout-procs/${writers === 1 ? 'sequential' : `${writers}-writers`}`,
-        title: `Writer, receiving server and ${sessions * PER_SESSION} clients in separate processes, ${sessions} sessions, ${writers === 1 ? `one sequential writer, ${sequentialWrites} writes` : `${writers} writers x ${perWriter} writes`}`,
-        metrics,
-        variants: KINDS.map((k) => variant(k, writers)),
-        targets: [
-          { metric: 'deliveriesPerSecond', against: 'best', op: '>=' as const, ratio: 1, text: 'deliveries/s >= the better anchor' },
-          { metric: 'p99', against: 'best', op: '<=' as const, ratio: 1, text: 'p99 <= the better anchor' },
-          { metric: 'receiverCpu', against: 'best', op: '<=' as const, ratio: 1, text: 'receiving CPU per delivery <= the better anchor' },
-          { metric: 'redisCpu', against: 'best', op: '<=' as const, ratio: 1, text: 'Redis CPU per delivery <= the better anchor' },
-        ],
-        notes: () => ({ deliveryChecks: checks[String(writers)] }),
-      }));
+      const targets = [
+        { metric: 'deliveriesPerSecond', against: 'best', op: '>=' as const, ratio: 1, text: 'deliveries/s >= the better anchor' },
+        { metric: 'p99', against: 'best', op: '<=' as const, ratio: 1, text: 'p99 <= the better anchor' },
+        { metric: 'receiverCpu', against: 'best', op: '<=' as const, ratio: 1, text: 'receiving CPU per delivery <= the better anchor' },
+        { metric: 'redisCpu', against: 'best', op: '<=' as const, ratio: 1, text: 'Redis CPU per delivery <= the better anchor' },
+      ];
+      const cases: Case[] = [
+        ...[1, 20].map((writers) => ({
+          id: `fanout-procs/${caseKey(writers)}`,
+          title: `Writer, receiving server and ${sessions * PER_SESSION} clients in separate processes, ${sessions} sessions, ${writers === 1 ? `one sequential writer, ${sequentialWrites} writes` : `${writers} writers x ${perWriter} writes`}`,
+          metrics,
+          variants: KINDS.map((k) => variant(k, writers)),
+          targets,
+          notes: () => ({ deliveryChecks: checks[caseKey(writers)] }),
+        })),
+        {
+          // Every writer at the same pace, below what each can do: the latencies compare receivers, not writers.
+          id: `fanout-procs/${caseKey(20, PACE)}`,
+          title: `The same, 20 writers paced to ${PACE} writes/s in all (${pacedWrites} writes): receivers compared at the same load`,
+          metrics,
+          variants: KINDS.map((k) => variant(k, 20, PACE)),
+          targets: targets.slice(1), // deliveries/s follow the pace
+          notes: () => ({ deliveryChecks: checks[caseKey(20, PACE)] }),
+        },
+      ];
       return { cases, close: () => stopAll(started) };
     } catch (err) {
       await stopAll(started);
