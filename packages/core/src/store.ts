@@ -152,8 +152,8 @@ export class LiveSessionStore extends session.Store {
   }
 
   override touch(sid: string, data: SessionData, callback?: Callback<void>): Promise<void> {
-    // What express-session does at the end of most requests: settled without a round trip.
-    if (this.refreshedByLoad(sid, data)) return withCallback(Promise.resolve(), callback);
+    // Settled without a round trip when the expiry Redis holds is already where it should be.
+    if (this.needsNoTouch(sid, data)) return withCallback(Promise.resolve(), callback);
     return withCallback(this.refresh(sid, data), callback);
   }
 
@@ -499,7 +499,7 @@ export class LiveSessionStore extends session.Store {
    * touchGrace: a fixed expiry, a read that refreshed it), or lags by no more than touchAfter:
    * touching would only cost a round trip. The snapshot's expiry is a lower bound (fields.ts, `$e`).
    */
-  private refreshedByLoad(sid: string, data: SessionData): boolean {
+  private needsNoTouch(sid: string, data: SessionData): boolean {
     const req = requestOf(data);
     const loaded = req && getSnapshot(req, this.snapshotSlot);
     if (!loaded || loaded.sid !== sid || !loaded.cookie || loaded.expiresAt === null) return false;
