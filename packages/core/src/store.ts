@@ -152,8 +152,6 @@ export class LiveSessionStore extends session.Store {
   }
 
   override touch(sid: string, data: SessionData, callback?: Callback<void>): Promise<void> {
-    // Settled without a round trip when the expiry Redis holds is already where it should be.
-    if (this.needsNoTouch(sid, data)) return withCallback(Promise.resolve(), callback);
     return withCallback(this.refresh(sid, data), callback);
   }
 
@@ -460,18 +458,25 @@ export class LiveSessionStore extends session.Store {
     checkSid(sid);
     checkSession(sid, data);
     const expiry = expiryOf(data.cookie, this.options.lifetime);
+    const expiresAt = expiryTime(expiry);
     const req = requestOf(data);
     const snapshot = req && getSnapshot(req, this.snapshotSlot);
     const loaded = snapshot?.sid === sid ? snapshot : undefined;
-    // The cookie is as loaded (so express-session can load it): only the expiry moves, by one
-    // command that never re-creates a session (PEXPIREAT of a missing key does nothing). With a
-    // user index the write script below keeps the index's deadline.
-    if (!this.index && loaded?.cookie && sameCookieAttributes(loaded.cookie, data.cookie, this.options.touchGrace)) {
-      const expiresAt = expiryTime(expiry);
-      if (expiresAt <= Date.now()) await this.remove(sid, 'expired');
-      else await this.moveExpiry(sid, expiresAt);
-      if (req) setSnapshot(req, this.snapshotSlot, { ...loaded, expiresAt });
-      return;
+    const { touchGrace, touchAfter } = this.options;
+    // The cookie is as loaded (so express-session can load it), and not expired: only the expiry may move.
+    if (loaded?.cookie && expiresAt > Date.now() && sameCookieAttributes(loaded.cookie, data.cookie, touchGrace)) {
+      // Nothing to send when the expiry Redis holds is already where the cookie wants it (within
+      // touchGrace: a fixed expiry, a read that refreshed it) or lags by no more than touchAfter.
+      // The snapshot's expiry is a lower bound (fields.ts, `$e`).
+      const lag = loaded.expiresAt === null ? Number.POSITIVE_INFINITY : expiresAt - loaded.expiresAt;
+      if (Math.abs(lag) <= touchGrace || (lag > 0 && lag <= touchAfter)) return;
+      // One command that never re-creates a session (PEXPIREAT of a missing key does nothing). With
+      // a user index the write script below keeps the index's deadline.
+      if (!this.index) {
+        await this.moveExpiry(sid, expiresAt);
+        if (req) setSnapshot(req, this.snapshotSlot, { ...loaded, expiresAt });
+        return;
+      }
     }
     // Before anything else: a cookie express-session could not load is refused, never a reason to delete.
     const cookie = encodeStoredCookie(sid, data.cookie);
@@ -489,25 +494,8 @@ export class LiveSessionStore extends session.Store {
       const fields = new Map(loaded.storedFields());
       if (cookie === undefined) fields.delete(COOKIE_FIELD);
       else fields.set(COOKIE_FIELD, cookie);
-      const expiresAt = expiryTime(expiry);
       setSnapshot(req, this.snapshotSlot, { sid, storedFields: () => fields, cookie: cookie === undefined ? undefined : decodeCookie(cookie, expiresAt), expiresAt });
     }
-  }
-
-  /**
-   * The cookie is unchanged and the expiry Redis holds is already where the cookie wants it (within
-   * touchGrace: a fixed expiry, a read that refreshed it), or lags by no more than touchAfter:
-   * touching would only cost a round trip. The snapshot's expiry is a lower bound (fields.ts, `$e`).
-   */
-  private needsNoTouch(sid: string, data: SessionData): boolean {
-    const req = requestOf(data);
-    const loaded = req && getSnapshot(req, this.snapshotSlot);
-    if (!loaded || loaded.sid !== sid || !loaded.cookie || loaded.expiresAt === null) return false;
-    const expiry = expiryOf(data.cookie, this.options.lifetime);
-    if (expiry.kind === 'at' && expiry.ms <= Date.now()) return false; // refresh() removes it
-    const { touchGrace, touchAfter } = this.options;
-    const lag = expiryTime(expiry) - loaded.expiresAt;
-    return (Math.abs(lag) <= touchGrace || (lag > 0 && lag <= touchAfter)) && sameCookieAttributes(loaded.cookie, data.cookie, touchGrace);
   }
 
   /**

@@ -31,6 +31,22 @@ afterAll(() => resources.closeAll());
 
 const keyOf = (sid: string) => PREFIX + sid;
 
+/**
+ * A GET on a busy machine: the clock moves on between the two Date.now() calls of express-session's
+ * cookie.maxAge setter, so originalMaxAge comes out a few ms shorter on every request.
+ */
+async function getOnDriftingClock(browser: ReturnType<TestApp['client']>) {
+  const realNow = Date.now.bind(Date);
+  let skew = 0;
+  const now = jest.spyOn(Date, 'now').mockImplementation(() => realNow() + (skew += 3));
+  try {
+    expect(expressCookie({ maxAge: HOUR }).originalMaxAge).toBeLessThan(HOUR); // this clock does make it drift
+    return await browser.get('/session');
+  } finally {
+    now.mockRestore();
+  }
+}
+
 /** As if the session was last written or refreshed `ago` ms ago: its TTL and its recorded expiry (`$e`) both. */
 async function lastUsedAgo(key: string, ago: number, maxAge = HOUR): Promise<void> {
   const expiresAt = Date.now() - ago + maxAge;
@@ -103,17 +119,7 @@ describe('with a maxAge cookie, resave: false, saveUninitialized: false', () => 
     const browser = app.client();
     await browser.post('/count');
     const monitor = await monitorClient(resources, admin, storeClient);
-    // A busy machine: the clock moves on between the two Date.now() calls of express-session's
-    // cookie.maxAge setter, so originalMaxAge comes out a few ms shorter on every request.
-    const realNow = Date.now.bind(Date);
-    let skew = 0;
-    const now = jest.spyOn(Date, 'now').mockImplementation(() => realNow() + (skew += 3));
-    try {
-      expect(expressCookie({ maxAge: HOUR }).originalMaxAge).toBeLessThan(HOUR); // this clock does make it drift
-      expect((await browser.get('/session')).status).toBe(200);
-    } finally {
-      now.mockRestore();
-    }
+    expect((await getOnDriftingClock(browser)).status).toBe(200);
     expect((await monitor.take()).map((args) => args[0].toLowerCase())).toEqual(['evalsha']);
   });
 
@@ -217,17 +223,7 @@ describe('on a client that batches (ioredis with enableAutoPipelining): plain co
     const browser = app.client();
     await browser.post('/count');
     const monitor = await monitorClient(resources, admin, batchingClient);
-    // A busy machine: the clock moves on between the two Date.now() calls of express-session's
-    // cookie.maxAge setter, so originalMaxAge comes out a few ms shorter on every request.
-    const realNow = Date.now.bind(Date);
-    let skew = 0;
-    const now = jest.spyOn(Date, 'now').mockImplementation(() => realNow() + (skew += 3));
-    try {
-      expect(expressCookie({ maxAge: HOUR }).originalMaxAge).toBeLessThan(HOUR); // this clock does make it drift
-      expect((await browser.get('/session')).status).toBe(200);
-    } finally {
-      now.mockRestore();
-    }
+    expect((await getOnDriftingClock(browser)).status).toBe(200);
     expect((await monitor.take()).map((args) => args[0].toLowerCase())).toEqual(['hgetall', 'pexpireat']);
   });
 });
