@@ -533,7 +533,10 @@ export class LiveSessionStore extends session.Store {
     const { maxBytes, maxMessageBytes, publish } = this.options;
     // touchAfter measures how far the expiry lags from the one each write records in `$e`.
     const record = this.options.touchAfter > 0 ? 1 : 0;
-    const header = `${mode} ${expiry.kind} ${expiry.ms} ${maxBytes} ${maxMessageBytes} ${wantSession ? 1 : 0} ${publish} ${Date.now()} ${set.length} ${del.length} ${expect ? 1 : 0} ${record}`;
+    // A lifetime goes as the time it ends: the script then needs no arithmetic (lua/write.lua, "Cost").
+    const now = Date.now();
+    const at = expiry.kind === 'in' ? ['at', now + expiry.ms] : [expiry.kind, expiry.ms];
+    const header = `${mode} ${at[0]} ${at[1]} ${maxBytes} ${maxMessageBytes} ${wantSession ? 1 : 0} ${publish} ${now} ${set.length} ${del.length} ${expect ? 1 : 0} ${record}`;
     const args: string[] = expect ? [header, expect.field, expect.value] : [header];
     // Loops, not spreads: a session may have more keys than a call can take arguments.
     for (const [field, stored] of set) args.push(field, stored);

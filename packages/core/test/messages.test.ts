@@ -100,6 +100,19 @@ describe('change messages', () => {
     expect(Object.keys((await store.getSession(sid)) as object).sort()).toEqual(['cookie', ...keys.slice(1)].sort());
   });
 
+  it('writes and publishes every key a save changes, each compared with its own stored value', async () => {
+    const sid = freshSid();
+    const messages = await subscribe(resources, redis, `live_session:${sid}`);
+    const browser = app.client();
+    await browser.post('/set', { a: 'x', b: 'y', c: 'z', d: 'w' });
+    // The save sends a, b and d (c is unchanged): b's new value is d's stored one, d's is a's. A
+    // script that compared a key with another key's stored value would skip some of them.
+    await browser.post('/set', { a: 'q', b: 'w', c: 'z', d: 'x' });
+    await messages.waitFor(2);
+    expect(messages.parsed()[1]).toMatchObject({ event: 'change', version: 2, set: { a: 'q', b: 'w', d: 'x' }, unset: [] });
+    expect(await store.getSession(sid)).toMatchObject({ a: 'q', b: 'w', c: 'z', d: 'x' });
+  });
+
   it('gives the version of the last change with the session state', async () => {
     const sid = freshSid();
     const messages = await subscribe(resources, redis, `live_session:${sid}`);

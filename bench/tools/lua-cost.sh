@@ -1,0 +1,50 @@
+#!/bin/bash
+# Instructions Redis spends per call of the store's scripts, counted by valgrind's callgrind: unlike
+# a timing, the same count for the same binary and inputs whatever else the machine is doing, so
+# two versions of a script compare exactly. Needs valgrind and redis-server.
+#   bench/tools/lua-cost.sh [REV ...]   one line per case and version: the git revisions given
+#                                       (e.g. HEAD~1), then the working tree
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+port=${LUA_COST_PORT:-6391}
+calls=5000
+work=$(mktemp -d)
+trap 'redis-cli -p $port shutdown nosave >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
+
+# The script as src/scripts.ts assembles it, from a revision or the working tree.
+assemble() { # rev name parts...
+  local rev=$1 name=$2; shift 2
+  for part in "$@"; do
+    if [ "$rev" = worktree ]; then cat "$root/packages/core/lua/$part.lua"; else git -C "$root" show "$rev:packages/core/lua/$part.lua"; fi
+  done > "$work/$name.lua"
+}
+
+# instructions per EVALSHA of $script with the given arguments, on a fresh session hash.
+count() { # script args...
+  local script=$1; shift
+  local out="$work/callgrind.out"
+  rm -f "$out"
+  valgrind --tool=callgrind --callgrind-out-file="$out" redis-server --port "$port" --save '' --appendonly no >/dev/null 2>&1 &
+  local pid=$!
+  for _ in $(seq 100); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+  local sha
+  sha=$(redis-cli -p "$port" script load "$(cat "$script")")
+  redis-cli -p "$port" hset s:1 cookie '{"m":86400000}' user '{"id":1,"name":"Ada Lovelace"}' cart '[1,2,3]' '$t' 86400000 '$v' 1 '$c' 1795691409942 >/dev/null
+  redis-cli -p "$port" pexpire s:1 86400000 >/dev/null
+  # __rand_int__: each call writes a value that differs from the stored one.
+  redis-benchmark -p "$port" -n $calls -c 1 -P 50 -r 1000000 --csv evalsha "$sha" 1 s:1 "$@" >/dev/null
+  redis-cli -p "$port" shutdown nosave >/dev/null 2>&1 || true
+  wait "$pid" || true
+  local total
+  total=$(callgrind_annotate --inclusive=yes "$out" 2>/dev/null | grep ':evalShaCommand ' | head -1 | awk '{gsub(",", "", $1); print $1}')
+  echo $((total / calls))
+}
+
+now=1795691409942
+for rev in "$@" worktree; do
+  assemble "$rev" write session-document user-index-session write
+  assemble "$rev" get session-document user-index-session get
+  printf '%-10s %-52s %8s\n' "$rev" "express save (patch, one key, expiry at)" "$(count "$work/write.lua" "patch at $((now + 86400000)) 0 65536 0 PUBLISH $now 2 0 0 0" cart '[__rand_int__]' '$t' 86400000)"
+  printf '%-10s %-52s %8s\n' "$rev" "putSession (patch, one key, expiry keep, session)" "$(count "$work/write.lua" "patch keep 0 0 65536 1 PUBLISH $now 1 0 0 0" cart '[__rand_int__]')"
+  printf '%-10s %-52s %8s\n' "$rev" "get script (document)" "$(count "$work/get.lua" document)"
+done
