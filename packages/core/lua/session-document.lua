@@ -1,4 +1,4 @@
--- Prepended to get.lua and write.lua (see src/scripts.ts): a session as one JSON text.
+-- Prepended to get.lua (see src/scripts.ts): a session as one JSON text.
 -- session_document(key, fields), with fields as HGETALL returned them, gives
 --   [pttl, version, created, count, [key1, value1, key2, value2, ...]]
 -- with the application keys (their '$' escape removed) and their stored JSON values embedded as

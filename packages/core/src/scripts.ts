@@ -14,15 +14,17 @@ function script(name: string, source: string): Script {
 }
 
 /**
- * Both scripts that return a session build it with lua/session-document.lua. The scripts that move
- * a session's expiry keep the user index's deadline (lua/user-index-session.lua, with `userOf` only).
+ * The get script returns a session built by lua/session-document.lua (one JSON text: the cheapest
+ * reply for ioredis to decode); the write script returns the raw hash (cheaper for Redis). The
+ * scripts that move a session's expiry keep the user index's deadline (lua/user-index-session.lua,
+ * with `userOf` only).
  * Every script names exactly one key: a session's, or (index) a user's index.
  */
 export const SCRIPTS = {
   /** ARGV: nothing for the session document, or 'fields' / 'document'; then the index spec ('?'), with a user index. */
   get: script('liveSessionGet', lua('session-document') + lua('user-index-session') + lua('get')),
   /** ARGV: the header and fields (lua/write.lua), as one array: a spread of 100,000 arguments overflows the call stack. */
-  write: script('liveSessionWrite', lua('session-document') + lua('user-index-session') + lua('write')),
+  write: script('liveSessionWrite', lua('user-index-session') + lua('write')),
   /** ARGV: publish command, reason[, the owner to check: '*' or '=<user>']. */
   destroy: script('liveSessionDestroy', lua('destroy')),
   /** ARGV: the expiry (ms since the epoch): a touch with the `touchAfter` option. */

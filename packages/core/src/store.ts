@@ -545,17 +545,18 @@ export class LiveSessionStore extends session.Store {
     checkArguments(sid, args);
     // A connect-redis session is migrated, then written; a replace does not need its old value.
     const send = () => this.call('write', () => this.redis.script(SCRIPTS.write, key, args));
-    const reply = (await withMigration(this.legacy, sid, key, send, mode === 'replace')) as [string, number, string?, ...unknown[]];
+    // 'ok': [, the session's HGETALL, its PTTL[, the owner, the index's request]] (lua/write.lua).
+    const reply = (await withMigration(this.legacy, sid, key, send, mode === 'replace')) as [string, number, unknown?, number?, ...unknown[]];
     switch (reply[0]) {
       case 'ok':
         if (this.index) {
-          const request = indexRequestOf(reply.slice(4));
+          const request = indexRequestOf(reply.slice(5));
           if (request) await this.index.handle(key, sid, request, index?.info ?? (() => ''));
         }
         return {
           status: 'ok',
-          loaded: wantSession ? ((await this.decode(sid, reply[2]!)) ?? undefined) : undefined,
-          owner: this.index ? ((reply[3] as string | null | undefined) ?? null) : undefined,
+          loaded: wantSession ? decodeSession(sid, flatPairs(reply[2]), reply[3]!) : undefined,
+          owner: this.index ? ((reply[4] as string | null | undefined) ?? null) : undefined,
         };
       case 'gone':
         return { status: 'gone' };
