@@ -378,11 +378,28 @@ export class LiveSessionStore extends session.Store {
       return Promise.reject(err);
     }
     if (this.index) return this.readIndexed(sid, key, format, this.index);
+    if (format === 'fields' && this.plainReads) return this.readFields(sid, key);
     const args = format === 'document' ? [] : [format];
     const fetch = () => this.redis.script(SCRIPTS.get, key, args);
     return this.call('get', fetch as () => Promise<GetReply>, (reply) => {
       if (format === 'document') return this.decode(sid, reply);
       return reply === null ? null : decodeSessionFields(sid, reply);
+    });
+  }
+
+  /**
+   * The stored strings exactly, on a client that batches: HGETALL and PTTL in one round trip, no
+   * script (Redis's cheapest; the write that follows, updateSession's, refreshes the lifetime).
+   */
+  private readFields(sid: string, key: string): Promise<LoadedSession | null> {
+    const commands = [
+      { key, args: ['HGETALL', key] },
+      { key, args: ['PTTL', key] },
+    ];
+    return this.call('get', () => this.redis.batch(commands), ([[hashErr, hash], [pttlErr, pttl]]) => {
+      if (hashErr || pttlErr) throw redisError('get', hashErr ?? pttlErr);
+      const flat = flatPairs(hash);
+      return flat.length === 0 ? null : decodeSession(sid, flat, pttl as number);
     });
   }
 

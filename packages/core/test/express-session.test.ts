@@ -226,6 +226,20 @@ describe('on a client that batches (ioredis with enableAutoPipelining): plain co
     expect((await getOnDriftingClock(browser)).status).toBe(200);
     expect((await monitor.take()).map((args) => args[0].toLowerCase())).toEqual(['hgetall', 'pexpireat']);
   });
+
+  it('reads for updateSession with plain HGETALL and PTTL, then writes with the script, which refreshes the lifetime', async () => {
+    const browser = app.client();
+    const { body } = await browser.post('/count');
+    const key = keyOf(body.id);
+    await lastUsedAgo(key, HOUR - 60_000);
+    const monitor = await monitorClient(resources, admin, batchingClient);
+
+    const updated = await batchingStore.updateSession<number>(body.id, 'count', (count = 0) => count + 1);
+    expect(updated).toMatchObject({ count: 2 });
+    expect((await monitor.take()).map((args) => args[0].toLowerCase())).toEqual(['hgetall', 'pttl', 'evalsha']);
+    expect(await admin.pttl(key)).toBeGreaterThan(HOUR - TOLERANCE);
+    expect((await batchingStore.getSessionState(body.id))?.version).toBe(2);
+  });
 });
 
 describe('touchAfter: the expiry may lag behind the last use, by a bounded amount', () => {
