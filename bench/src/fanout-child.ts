@@ -29,6 +29,8 @@ const wall = () => performance.timeOrigin + performance.now();
 
 function serve(handlers: Record<string, Handler>, ready: Record<string, unknown>): void {
   process.on('message', (message: { id: number; cmd: string; args: never }) => {
+    // Sent by fanout-procs.ts instead of a kill when the process runs under --cpu-prof: exiting writes the profile.
+    if (message.cmd === 'exit') return void process.exit(0);
     const handler = handlers[message.cmd];
     Promise.resolve()
       .then(() => {
@@ -88,7 +90,7 @@ async function ioServer(kind: string, url: string, prefix: string, listen: boole
 
 async function receiver(): Promise<void> {
   const { io, port } = await ioServer(process.env.KIND!, process.env.REDIS_URL!, process.env.PREFIX!, true);
-  serve({ cpu: () => cpuUs(), heap: () => heap(), sockets: () => io.engine.clientsCount }, { port });
+  serve({ cpu: () => cpuUs(), heap: () => heap(), sockets: () => io.engine.clientsCount }, { port, pid: process.pid });
 }
 
 async function writer(): Promise<void> {

@@ -39,9 +39,9 @@ class Child {
     });
   }
 
-  static start(name: string, env: Record<string, string>): Promise<{ child: Child; ready: Record<string, unknown> }> {
+  static start(name: string, env: Record<string, string>, execArgv: string[] = []): Promise<{ child: Child; ready: Record<string, unknown> }> {
     const child = fork(join(__dirname, 'fanout-child.ts'), [], {
-      execArgv: ['-r', require.resolve('ts-node/register/transpile-only'), '--expose-gc'],
+      execArgv: ['-r', require.resolve('ts-node/register/transpile-only'), '--expose-gc', ...execArgv],
       env: { ...process.env, ...env, TS_NODE_PROJECT: join(__dirname, '..', 'tsconfig.json') },
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     });
@@ -64,11 +64,13 @@ class Child {
     });
   }
 
-  stop(): Promise<void> {
+  /** Kills the process; `gently`, asks it to exit, so that a --cpu-prof profile is written. */
+  stop(gently = false): Promise<void> {
     if (this.child.exitCode !== null) return Promise.resolve();
     return new Promise((resolve) => {
       this.child.once('exit', () => resolve());
-      this.child.kill('SIGKILL');
+      if (gently) this.child.send({ id: -1, cmd: 'exit' });
+      else this.child.kill('SIGKILL');
     });
   }
 }
@@ -84,6 +86,11 @@ interface Summary {
 }
 
 const KINDS = [OURS, CLASSIC, SHARDED] as const;
+/**
+ * FANOUT_PROFILE_DIR=<dir>: each receiver runs under --cpu-prof and writes its profile there when the
+ * benchmark ends (CPU-<date>.<pid>...cpuprofile; the pids are logged with the kinds).
+ */
+const PROFILE_DIR = process.env.FANOUT_PROFILE_DIR;
 const PER_SESSION = 2;
 /** The paced case's writes per second (all writers): about half of what the slowest writer managed unpaced. */
 const PACE = 4_000;
@@ -103,8 +110,8 @@ export const fanoutProcs: Benchmark = {
     const perWriter = ctx.quick ? 20 : 2_000;
     const pacedWrites = ctx.quick ? 200 : 20_000;
     const started: Child[] = [];
-    const start = async (name: string, env: Record<string, string>) => {
-      const r = await Child.start(name, env);
+    const start = async (name: string, env: Record<string, string>, execArgv: string[] = []) => {
+      const r = await Child.start(name, env, execArgv);
       started.push(r.child);
       return r;
     };
@@ -114,7 +121,9 @@ export const fanoutProcs: Benchmark = {
       for (const kind of KINDS) {
         const env = { KIND: kind, REDIS_URL: ctx.redis.url, PREFIX: `bench:procs:${kind.replace(/\W+/g, '-')}:` };
         const writer = (await start(`writer ${kind}`, { ...env, ROLE: 'writer' })).child;
-        const { child: receiver, ready } = await start(`receiver ${kind}`, { ...env, ROLE: 'receiver' });
+        const profile = PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : [];
+        const { child: receiver, ready } = await start(`receiver ${kind}`, { ...env, ROLE: 'receiver' }, profile);
+        if (PROFILE_DIR) ctx.log(`fanout-procs: ${kind}: receiver pid ${String(ready.pid)} profiled into ${PROFILE_DIR}`);
         const sids = makeSids(sessions);
         await writer.call('populate', { sids });
         const heapBefore = await receiver.call<number>('heap');
@@ -218,5 +227,5 @@ export const fanoutProcs: Benchmark = {
 };
 
 async function stopAll(children: Child[]): Promise<void> {
-  await Promise.all(children.map((c) => c.stop()));
+  await Promise.all(children.map((c) => c.stop(PROFILE_DIR !== undefined && c.name.startsWith('receiver'))));
 }
