@@ -116,11 +116,14 @@ class DocumentSession implements LoadedSession {
 
   /** The document's values encoded again: the same strings as stored, for everything the store wrote. */
   storedFields(): Map<string, string> {
-    if (this.stored) return this.stored;
-    const flat = (JSON.parse(this.text) as unknown[])[4] as unknown[];
-    this.stored = new Map();
-    for (let i = 0; i < flat.length; i += 2) this.stored.set(fieldOf(flat[i] as string), JSON.stringify(flat[i + 1]));
+    this.stored ??= storedFieldsOfDocument(this.text)();
     return this.stored;
+  }
+
+  /** storedFields as a function that keeps only the document text (and the fields once computed). */
+  detachedStoredFields(): () => Map<string, string> {
+    const stored = this.stored;
+    return stored ? () => stored : storedFieldsOfDocument(this.text);
   }
 }
 
@@ -162,7 +165,6 @@ export function decodeHash(sid: string, flat: string[], now = Date.now()): Loade
 /** `cookieExpiresAt` is the expiry the decoded cookie shows; `expiresAt` what the session reports. */
 function decodeFields(sid: string, flat: string[], cookieExpiresAt: number | null, expiresAt: number | null): LoadedSession {
   const data: SessionRecord = {};
-  const fields = new Map<string, string>();
   let cookie: Record<string, unknown> | undefined;
   let version = 0;
   let createdAt = 0;
@@ -180,7 +182,6 @@ function decodeFields(sid: string, flat: string[], cookieExpiresAt: number | nul
       else if (field === CREATED_FIELD) createdAt = Number(stored);
       continue;
     }
-    fields.set(field, stored);
     let value: unknown;
     try {
       value = field === COOKIE_FIELD ? (cookie = decodeCookie(stored, cookieExpiresAt)) : JSON.parse(stored);
@@ -190,7 +191,43 @@ function decodeFields(sid: string, flat: string[], cookieExpiresAt: number | nul
     if (value === undefined) continue; // a cookie express-session cannot load, read as none (see expandCookie)
     setKey(data, key, value);
   }
-  return { sid, data, cookie, version, createdAt, expiresAt, storedFields: () => fields };
+  return { sid, data, cookie, version, createdAt, expiresAt, storedFields: storedFieldsOfHash(flat) };
+}
+
+/**
+ * The application fields of an HGETALL reply, as stored: built on first use (only a save needs
+ * them; most requests do not save), from the reply itself.
+ */
+function storedFieldsOfHash(flat: string[]): () => Map<string, string> {
+  let fields: Map<string, string> | undefined;
+  return () => {
+    if (fields) return fields;
+    fields = new Map();
+    for (let i = 0; i < flat.length; i += 2) if (keyOf(flat[i]) !== undefined) fields.set(flat[i], flat[i + 1]);
+    return fields;
+  };
+}
+
+/** The application fields of a session document, as stored (see DocumentSession.storedFields). */
+function storedFieldsOfDocument(text: string): () => Map<string, string> {
+  let fields: Map<string, string> | undefined;
+  return () => {
+    if (fields) return fields;
+    const flat = (JSON.parse(text) as unknown[])[4] as unknown[];
+    fields = new Map();
+    for (let i = 0; i < flat.length; i += 2) fields.set(fieldOf(flat[i] as string), JSON.stringify(flat[i + 1]));
+    return fields;
+  };
+}
+
+/**
+ * What a request keeps of the session it loaded, for its save to compare against: no data (the
+ * request's session holds its own copy of every key) and no document beyond what the stored
+ * fields need. A socket keeps its handshake request, and so this, as long as it is connected.
+ */
+export function requestSnapshot(loaded: LoadedSession): Pick<LoadedSession, 'sid' | 'storedFields' | 'cookie' | 'expiresAt'> {
+  const storedFields = loaded instanceof DocumentSession ? loaded.detachedStoredFields() : loaded.storedFields;
+  return { sid: loaded.sid, storedFields, cookie: loaded.cookie, expiresAt: loaded.expiresAt };
 }
 
 /** A key named "__proto__" must stay data, never become the prototype. */

@@ -20,6 +20,7 @@ import {
   fieldOf,
   type LoadedSession,
   LONE_SURROGATE,
+  requestSnapshot,
   VERSION_FIELD,
   type SessionRecord,
 } from './fields';
@@ -140,7 +141,12 @@ export class LiveSessionStore extends session.Store {
 
   override createSession(req: IncomingMessage & { sessionID: string }, data: SessionData) {
     const loaded = this.handingOver;
-    if (loaded && loaded.data === (data as unknown)) setSnapshot(req, this.snapshotSlot, loaded);
+    if (loaded && loaded.data === (data as unknown)) {
+      const snapshot = requestSnapshot(loaded);
+      const owner = this.index?.ownerRead(loaded);
+      if (owner !== undefined) this.index!.rememberOwner(snapshot, owner);
+      setSnapshot(req, this.snapshotSlot, snapshot);
+    }
     // express-session cannot load a session without a cookie (the direct API may store one): it
     // gets express-session's default cookie, written at the end of the request.
     if (data.cookie === undefined) (data as { cookie: unknown }).cookie = {};

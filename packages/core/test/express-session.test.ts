@@ -312,3 +312,24 @@ describe('a browser-session cookie changed by "remember me", without a data chan
     expect(messages.parsed()).toEqual([{ format: 1, event: 'change', version: 2, set: { user: 'grace' }, unset: [] }]);
   });
 });
+
+describe('a request kept after its end (a socket keeps its handshake request)', () => {
+  it('saves a change as a patch after its touch moved the expiry', async () => {
+    // touchGrace 0: any time between the read and the touch moves the expiry (a slow request).
+    const strict = new LiveSessionStore({ client: storeClient, prefix: PREFIX, lifetime: 2 * HOUR, touchGrace: 0 });
+    const sid = `kept-request-${process.pid}`;
+    await strict.set(sid, { cookie: expressCookie({ maxAge: HOUR }), count: 1 } as never);
+    const req = { sessionID: sid } as unknown as Parameters<LiveSessionStore['createSession']>[0];
+    const session = await new Promise<Record<string, unknown> & { touch(): void }>((resolve, reject) =>
+      strict.get(sid, (err, data) => (err || !data ? reject(err ?? new Error('no session')) : resolve(strict.createSession(req, data) as never))),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    session.touch(); // express-session's end of the request: the cookie's expiry moves on
+    await strict.touch(sid, session as never);
+    // Later, on the same request: another writer changed a key meanwhile, then this one saves.
+    await strict.putSession(sid, 'other', 'kept');
+    session.count = 2;
+    await strict.set(sid, session as never);
+    expect(await strict.getSession(sid)).toMatchObject({ count: 2, other: 'kept' });
+  });
+});

@@ -66,6 +66,7 @@ export function userIndexSuite(name: string, factory: () => Promise<IndexTarget>
     let target: IndexTarget;
     let client: Redis; // typed for the single-key commands the suite sends
     let store: LiveSessionStore;
+    let described = 0;
     let app: TestApp;
     const resources = new Resources();
 
@@ -88,7 +89,10 @@ export function userIndexSuite(name: string, factory: () => Promise<IndexTarget>
         prefix: PREFIX,
         indexPrefix: INDEX_PREFIX,
         userOf,
-        describe: (req, session) => ({ agent: req?.headers['user-agent'] ?? null, user: (session as unknown as Dict).user }),
+        describe: (req, session) => {
+          described++;
+          return { agent: req?.headers['user-agent'] ?? null, user: (session as unknown as Dict).user };
+        },
       });
       app = await startApp(resources, store, { cookie: { maxAge: HOUR } });
     }, 60_000);
@@ -125,6 +129,18 @@ export function userIndexSuite(name: string, factory: () => Promise<IndexTarget>
       const indexTtl = await client.pttl(indexKey('ada'));
       for (const s of sessions) expect(indexTtl).toBeGreaterThanOrEqual(await client.pttl(sessionKey(s.id)));
       await store.destroySessionsOf('ada');
+    });
+
+    it('asks describe when a session joins its owner\'s index, not at every save of it', async () => {
+      const browser = app.client();
+      const before = described;
+      await browser.post('/login', { user: 'grace' });
+      expect(described - before).toBe(1);
+      // Each request remembers the owner it read: saving under the same owner describes nothing.
+      await browser.post('/count');
+      await browser.post('/count');
+      expect(described - before).toBe(1);
+      await store.destroySessionsOf('grace');
     });
 
     it('moves a session when its user changes, and forgets it at logout', async () => {
