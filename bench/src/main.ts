@@ -8,6 +8,8 @@ import { Redis } from 'ioredis';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { ceiling } from './ceiling';
 import { decode } from './decode';
 import { fanout, fanoutServers } from './fanout';
@@ -71,12 +73,21 @@ export interface CaseResult {
   notes?: Record<string, unknown>;
 }
 
+/**
+ * A full garbage collection, run before each variant: the variants of a round share this process,
+ * and without it each pays for the garbage the one before it left (a mark-compact of the previous
+ * store's old generation landing in the next store's timed run).
+ */
+setFlagsFromString('--expose-gc');
+const collectGarbage = runInNewContext('gc') as () => void;
+
 async function runCase(c: Case, args: Args, log: (m: string) => void): Promise<CaseResult> {
   const raw: Record<string, Record<string, number[]>> = {};
   for (const v of c.variants) raw[v.name] = Object.fromEntries(c.metrics.map((m) => [m.key, []]));
   const warmup = c.warmup !== false && !args.quick;
   for (let round = warmup ? 0 : 1; round <= args.rounds; round++) {
     for (const v of c.variants) {
+      collectGarbage();
       const values = await v.run(round);
       for (const m of c.metrics) {
         const value = values[m.key];
