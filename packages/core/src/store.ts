@@ -568,8 +568,9 @@ export class LiveSessionStore extends session.Store {
     checkArguments(sid, args);
     // A connect-redis session is migrated, then written; a replace does not need its old value.
     const send = () => this.call('write', () => this.redis.script(SCRIPTS.write, key, args));
-    // 'ok': [, the session's HGETALL, its PTTL[, the owner, the index's request]] (lua/write.lua).
-    const reply = (await withMigration(this.legacy, sid, key, send, mode === 'replace')) as [string, number, unknown?, number?, ...unknown[]];
+    // ['ok', version as text[, the session's HGETALL, its PTTL[, the owner, the index's request]]],
+    // or ['too_large', bytes] (lua/write.lua).
+    const reply = (await withMigration(this.legacy, sid, key, send, mode === 'replace')) as [string, string | number, unknown?, number?, ...unknown[]];
     switch (reply[0]) {
       case 'ok':
         if (this.index) {
