@@ -194,17 +194,18 @@ async function clients(): Promise<void> {
   const phases = new Map<string, Phase>();
   serve(
     {
-      connect: async ({ tag, port, sids, perSession }: { tag: string; port: number; sids: string[]; perSession: number }) => {
-        const phase = new Phase();
-        phases.set(tag, phase);
-        const jobs = sids.flatMap((sid, index) => Array.from({ length: perSession }, (_, slot) => ({ sid, index, slot })));
+      /** Connects `perSession` clients to each of `sids`, the sessions `offset`.. of the kind's `sessions` (default: all of them). */
+      connect: async ({ tag, port, sids, perSession, offset = 0, sessions = sids.length }: { tag: string; port: number; sids: string[]; perSession: number; offset?: number; sessions?: number }) => {
+        let phase = phases.get(tag);
+        if (!phase) phases.set(tag, (phase = new Phase()));
+        const jobs = sids.flatMap((sid, i) => Array.from({ length: perSession }, (_, slot) => ({ sid, index: offset + i, slot })));
         for (let start = 0; start < jobs.length; start += 50) {
           await Promise.all(
             jobs.slice(start, start + 50).map(
               ({ sid, index, slot }) =>
                 new Promise<void>((resolve, reject) => {
                   const socket = connect(`http://127.0.0.1:${port}`, { transports: ['websocket'], extraHeaders: { cookie: cookieFor(sid) }, reconnection: false, forceNew: true });
-                  socket.on(EVENT, (payload: { cart?: unknown }) => phase.onUpdate(index, slot, sids.length, payload?.cart));
+                  socket.on(EVENT, (payload: { cart?: unknown }) => phase.onUpdate(index, slot, sessions, payload?.cart));
                   socket.once('connect', () => resolve());
                   socket.once('connect_error', reject);
                   sockets.push(socket);

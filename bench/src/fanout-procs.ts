@@ -117,7 +117,7 @@ export const fanoutProcs: Benchmark = {
     };
     try {
       const clients = (await start('clients', { ROLE: 'clients' })).child;
-      const deployments = new Map<string, { writer: Child; receiver: Child; heapBefore: number; seq: number }>();
+      const deployments = new Map<string, { writer: Child; receiver: Child; heapBefore: number; perAddedClient: number; seq: number }>();
       for (const kind of KINDS) {
         const env = { KIND: kind, REDIS_URL: ctx.redis.url, PREFIX: `bench:procs:${kind.replace(/\W+/g, '-')}:` };
         const writer = (await start(`writer ${kind}`, { ...env, ROLE: 'writer' })).child;
@@ -127,8 +127,14 @@ export const fanoutProcs: Benchmark = {
         const sids = makeSids(sessions);
         await writer.call('populate', { sids });
         const heapBefore = await receiver.call<number>('heap');
-        await clients.call('connect', { tag: kind, port: ready.port, sids, perSession: PER_SESSION });
-        const d = { writer, receiver, heapBefore, seq: 1 };
+        // In two halves: the second half's heap is what more clients cost, without the code the
+        // first connections compiled (which "heap per client" divides among all of them).
+        const half = sessions / 2;
+        await clients.call('connect', { tag: kind, port: ready.port, sids: sids.slice(0, half), perSession: PER_SESSION, sessions });
+        const heapHalf = await receiver.call<number>('heap');
+        await clients.call('connect', { tag: kind, port: ready.port, sids: sids.slice(half), perSession: PER_SESSION, offset: half, sessions });
+        const perAddedClient = ((await receiver.call<number>('heap')) - heapHalf) / ((sessions - half) * PER_SESSION);
+        const d = { writer, receiver, heapBefore, perAddedClient, seq: 1 };
         deployments.set(kind, d);
         // Ready once a write to every session reaches every client (the sharded adapter subscribes a room
         // in the background after the socket joined).
@@ -180,6 +186,7 @@ export const fanoutProcs: Benchmark = {
             redisCpu: redisCpu / received,
             writerCpu: w.cpu / writes,
             heapPerClient: (heap - d.heapBefore) / (sessions * PER_SESSION),
+            heapPerAddedClient: d.perAddedClient,
           };
         },
       });
@@ -192,6 +199,7 @@ export const fanoutProcs: Benchmark = {
         { key: 'redisCpu', label: 'Redis CPU per delivery', unit: 'us', better: 'lower' },
         { key: 'writerCpu', label: 'writer CPU per write', unit: 'us', better: 'lower' },
         { key: 'heapPerClient', label: 'receiver heap per client', unit: 'B', better: 'lower' },
+        { key: 'heapPerAddedClient', label: 'receiver heap per added client', unit: 'B', better: 'lower' },
       ];
       const targets = [
         { metric: 'deliveriesPerSecond', against: 'best', op: '>=' as const, ratio: 1, text: 'deliveries/s >= the better anchor' },
