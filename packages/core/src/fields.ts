@@ -114,16 +114,14 @@ class DocumentSession implements LoadedSession {
     readonly expiresAt: number | null,
   ) {}
 
-  /** The document's values encoded again: the same strings as stored, for everything the store wrote. */
   storedFields(): Map<string, string> {
-    this.stored ??= storedFieldsOfDocument(this.text)();
-    return this.stored;
+    return (this.stored ??= fieldsOfDocument(this.text));
   }
 
   /** storedFields as a function that keeps only the document text (and the fields once computed). */
   detachedStoredFields(): () => Map<string, string> {
-    const stored = this.stored;
-    return stored ? () => stored : storedFieldsOfDocument(this.text);
+    const { stored, text } = this;
+    return stored ? () => stored : onFirstUse(() => fieldsOfDocument(text));
   }
 }
 
@@ -191,33 +189,28 @@ function decodeFields(sid: string, flat: string[], cookieExpiresAt: number | nul
     if (value === undefined) continue; // a cookie express-session cannot load, read as none (see expandCookie)
     setKey(data, key, value);
   }
-  return { sid, data, cookie, version, createdAt, expiresAt, storedFields: storedFieldsOfHash(flat) };
+  return { sid, data, cookie, version, createdAt, expiresAt, storedFields: onFirstUse(() => fieldsOfHash(flat)) };
 }
 
-/**
- * The application fields of an HGETALL reply, as stored: built on first use (only a save needs
- * them; most requests do not save), from the reply itself.
- */
-function storedFieldsOfHash(flat: string[]): () => Map<string, string> {
-  let fields: Map<string, string> | undefined;
-  return () => {
-    if (fields) return fields;
-    fields = new Map();
-    for (let i = 0; i < flat.length; i += 2) if (keyOf(flat[i]) !== undefined) fields.set(flat[i], flat[i + 1]);
-    return fields;
-  };
+/** `build`'s result, computed on first call and kept (a snapshot's stored fields: only a save needs them). */
+function onFirstUse<T>(build: () => T): () => T {
+  let value: T | undefined;
+  return () => (value ??= build());
 }
 
-/** The application fields of a session document, as stored (see DocumentSession.storedFields). */
-function storedFieldsOfDocument(text: string): () => Map<string, string> {
-  let fields: Map<string, string> | undefined;
-  return () => {
-    if (fields) return fields;
-    const flat = (JSON.parse(text) as unknown[])[4] as unknown[];
-    fields = new Map();
-    for (let i = 0; i < flat.length; i += 2) fields.set(fieldOf(flat[i] as string), JSON.stringify(flat[i + 1]));
-    return fields;
-  };
+/** The application fields of an HGETALL reply, as stored. */
+function fieldsOfHash(flat: string[]): Map<string, string> {
+  const fields = new Map<string, string>();
+  for (let i = 0; i < flat.length; i += 2) if (keyOf(flat[i]) !== undefined) fields.set(flat[i], flat[i + 1]);
+  return fields;
+}
+
+/** The application fields of a session document, encoded again: the same strings as stored, for everything the store wrote. */
+function fieldsOfDocument(text: string): Map<string, string> {
+  const flat = (JSON.parse(text) as unknown[])[4] as unknown[];
+  const fields = new Map<string, string>();
+  for (let i = 0; i < flat.length; i += 2) fields.set(fieldOf(flat[i] as string), JSON.stringify(flat[i + 1]));
+  return fields;
 }
 
 /**
