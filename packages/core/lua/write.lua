@@ -13,14 +13,14 @@
 --   has no refresh interval (a fixed expiry: a read learns it from '$e' alone).
 -- Then the field/value pairs to set, then the field names to delete, then, only with a user index
 -- (src/user-index.ts), the spec of index_session (lua/user-index-session.lua); 'ok' then carries the
--- owner and index_session's request, if any: { 'ok', version, fields or nil, pttl or nil, owner or nil
+-- owner and index_session's request, if any: { 'ok', version, fields or nil, expiry or nil, owner or nil
 -- [, kind, user, previous user, expiry, now] }.
 -- Field names: an application key starting with '$' is stored as '$' .. key, one that is not
 -- well-formed UTF-16 as '$' .. its JSON text (see src/fields.ts); every other field starting with
 -- '$' is metadata ('$v' version, '$c' creation time in ms, '$t' refresh interval, '$e' expiry).
 -- Only application fields other than 'cookie' are published, and only they move the version.
 -- Every check that can fail runs before the first write: a script cannot roll back.
--- Returns { 'ok', version (as text) [, the session as HGETALL gives it, its PTTL] }, { 'gone' },
+-- Returns { 'ok', version (as text) [, the session as HGETALL gives it, its expiry] }, { 'gone' },
 -- { 'conflict' } or { 'too_large', bytes }. The session goes back as the raw hash, decoded by the
 -- client: building session_document's JSON text here would cost Redis more than the rest of a
 -- one-key write (bench/tools/lua-cost.sh).
@@ -230,8 +230,11 @@ elseif changed then
     ',"set":{' .. table.concat(set_parts, ',', 1, n_set_parts) .. '},"unset":[' .. table.concat(unset_parts, ',', 1, n_unset_parts) .. ']}')
 end
 
+-- The session read back, with its expiry: the one just set (text, ms since the epoch), or its PTTL
+-- (a number) when this write left a fixed expiry as it was or the user index may have moved it
+-- (the PTTL it saves is about 3 % of a putSession's instructions, bench/tools/lua-cost.sh).
 local fields = want_session == '1' and redis.call('HGETALL', key)
-local pttl = want_session == '1' and redis.call('PTTL', key)
-if index_spec then return { 'ok', version, fields, pttl, owner, unpack(index or {}) } end
-if want_session == '1' then return { 'ok', version, fields, pttl } end
+local expiry = want_session == '1' and ((not index_spec and expires_at) or redis.call('PTTL', key))
+if index_spec then return { 'ok', version, fields, expiry, owner, unpack(index or {}) } end
+if want_session == '1' then return { 'ok', version, fields, expiry } end
 return { 'ok', version }

@@ -141,6 +141,16 @@ export function decodeSession(sid: string, flat: string[], pttl: number, now = D
 }
 
 /**
+ * Decodes the session a write returns (lua/write.lua): its HGETALL, and the expiry the write set
+ * (text, ms since the epoch) or, when it did not set one, the key's PTTL (a number).
+ */
+export function decodeWrittenSession(sid: string, flat: string[], expiry: string | number): LoadedSession {
+  if (typeof expiry === 'number') return decodeSession(sid, flat, expiry);
+  const expiresAt = Number(expiry);
+  return decodeFields(sid, flat, expiresAt, expiresAt);
+}
+
+/**
  * Decodes an HGETALL reply read without PTTL (the `get` of a request): the expiry comes from the
  * hash. A session that a read refreshes (it has `$t`) shows the cookie as this request's touch will
  * leave it, `$t` from now, as a refreshing read would; `expiresAt` is the stored `$e` (a lower

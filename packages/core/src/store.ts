@@ -15,6 +15,7 @@ import {
   decodeSession,
   decodeSessionDocument,
   decodeSessionFields,
+  decodeWrittenSession,
   encodeStoredCookie,
   encodeValue,
   fieldOf,
@@ -568,9 +569,9 @@ export class LiveSessionStore extends session.Store {
     checkArguments(sid, args);
     // A connect-redis session is migrated, then written; a replace does not need its old value.
     const send = () => this.call('write', () => this.redis.script(SCRIPTS.write, key, args));
-    // ['ok', version as text[, the session's HGETALL, its PTTL[, the owner, the index's request]]],
+    // ['ok', version as text[, the session's HGETALL, its expiry (text) or PTTL[, the owner, the index's request]]],
     // or ['too_large', bytes] (lua/write.lua).
-    const reply = (await withMigration(this.legacy, sid, key, send, mode === 'replace')) as [string, string | number, unknown?, number?, ...unknown[]];
+    const reply = (await withMigration(this.legacy, sid, key, send, mode === 'replace')) as [string, string | number, unknown?, (string | number)?, ...unknown[]];
     switch (reply[0]) {
       case 'ok':
         if (this.index) {
@@ -579,7 +580,7 @@ export class LiveSessionStore extends session.Store {
         }
         return {
           status: 'ok',
-          loaded: wantSession ? decodeSession(sid, flatPairs(reply[2]), reply[3]!) : undefined,
+          loaded: wantSession ? decodeWrittenSession(sid, flatPairs(reply[2]), reply[3]!) : undefined,
           owner: this.index ? ((reply[4] as string | null | undefined) ?? null) : undefined,
         };
       case 'gone':

@@ -2,7 +2,7 @@
 import { startRedis, type TestRedis } from '@live-session/test-support';
 import type { Redis } from 'ioredis';
 import { LiveSessionStore } from '../src';
-import { expressCookie, hashOf, monitorClient, Resources, startApp, subscribe, type TestApp } from './helpers';
+import { cookieJson, expressCookie, hashOf, monitorClient, Resources, startApp, subscribe, type TestApp } from './helpers';
 
 const PREFIX = 'express:';
 const HOUR = 60 * 60 * 1000;
@@ -331,5 +331,36 @@ describe('a request kept after its end (a socket keeps its handshake request)', 
     session.count = 2;
     await strict.set(sid, session as never);
     expect(await strict.getSession(sid)).toMatchObject({ count: 2, other: 'kept' });
+  });
+});
+
+describe('a direct-API write returns the session with the expiry it set', () => {
+  const commandsOf = async (monitor: Awaited<ReturnType<typeof monitorClient>>) => (await monitor.take()).map((args) => args[0].toLowerCase());
+
+  it('takes the expiry a refreshing write set from the script, without a PTTL', async () => {
+    await store.set('returns-expiry', { cookie: expressCookie({ maxAge: HOUR }), count: 1 });
+    const monitor = await monitorClient(resources, admin, storeClient, { scripts: true });
+    const before = Date.now();
+
+    const state = await store.putSessionState('returns-expiry', 'count', 2);
+    expect(state.session).toMatchObject({ count: 2 });
+    // The write moved the expiry by the refresh interval (the cookie's maxAge) from the time it ran.
+    expect(state.expiresAt).toBeGreaterThanOrEqual(before + HOUR);
+    expect(state.expiresAt).toBeLessThanOrEqual(Date.now() + HOUR);
+    expect(Math.abs(state.expiresAt! - (Date.now() + (await admin.pttl(keyOf('returns-expiry')))))).toBeLessThan(TOLERANCE);
+    const commands = await commandsOf(monitor);
+    expect(commands).toContain('hgetall');
+    expect(commands).not.toContain('pttl');
+  });
+
+  it('asks Redis for the PTTL of a session whose cookie fixes its expiry, which the write leaves as it is', async () => {
+    const expires = new Date(Date.now() + 3 * HOUR);
+    await store.set('fixed-expiry', { cookie: cookieJson(null, { expires: expires.toISOString() }), count: 1 } as never);
+    const monitor = await monitorClient(resources, admin, storeClient, { scripts: true });
+
+    const state = await store.putSessionState('fixed-expiry', 'count', 2);
+    expect(state.session).toMatchObject({ count: 2 });
+    expect(Math.abs(state.expiresAt! - expires.getTime())).toBeLessThan(TOLERANCE);
+    expect(await commandsOf(monitor)).toContain('pttl');
   });
 });

@@ -219,9 +219,10 @@ export async function subscribe(resources: Resources, redis: TestRedis, channel:
 
 /**
  * Records the commands one client sends (MONITOR through a separate connection, filtered on the
- * client's own address: commands run inside scripts come from "lua" and are left out).
+ * client's own address). Commands run inside scripts come from "lua": left out, unless `scripts`
+ * (then every script's commands count, whoever ran it).
  */
-export async function monitorClient(resources: Resources, admin: Redis, client: Redis) {
+export async function monitorClient(resources: Resources, admin: Redis, client: Redis, { scripts = false } = {}) {
   await client.ping(); // connected, so its local port is known
   const source = `${client.stream.localAddress}:${client.stream.localPort}`;
   const monitor = resources.add(await admin.monitor(), (m) => m.disconnect());
@@ -230,7 +231,7 @@ export async function monitorClient(resources: Resources, admin: Redis, client: 
   const seen = new Set<string>();
   monitor.on('monitor', (_time: string, args: string[], from: string) => {
     if (args[0]?.toLowerCase() === 'echo' && typeof args[1] === 'string' && args[1].startsWith('monitor-marker-')) seen.add(args[1]);
-    else if (from === source) commands.push(args);
+    else if (from === source || (scripts && from === 'lua')) commands.push(args);
   });
   /** Waits until every command sent before now has been seen, then returns them and starts afresh. */
   const take = async (): Promise<string[][]> => {
