@@ -338,7 +338,7 @@ describe('a direct-API write returns the session with the expiry it set', () => 
   const commandsOf = async (monitor: Awaited<ReturnType<typeof monitorClient>>) => (await monitor.take()).map((args) => args[0].toLowerCase());
 
   it('takes the expiry a refreshing write set from the script, without a PTTL', async () => {
-    await store.set('returns-expiry', { cookie: expressCookie({ maxAge: HOUR }), count: 1 });
+    await store.set('returns-expiry', { cookie: expressCookie({ maxAge: HOUR }), count: 1 } as never);
     const monitor = await monitorClient(resources, admin, storeClient, { scripts: true });
     const before = Date.now();
 
