@@ -8,6 +8,7 @@ local version = tonumber(redis.call('HGET', KEYS[1], '$v') or 0)
 local owner = ARGV[3] and redis.call('HGET', KEYS[1], '$u')
 if ARGV[3] and ARGV[3] ~= '*' and owner ~= string.sub(ARGV[3], 2) then return 0 end
 if redis.call('DEL', KEYS[1]) == 0 then return 0 end
-redis.call(ARGV[1], KEYS[1], '{"format":1,"event":"destroy","version":' .. (version + 1) .. ',"reason":"' .. ARGV[2] .. '"}')
+-- '%.0f': a version may have 16 digits (see lua/migrate.lua), which concatenation would round to 14.
+redis.call(ARGV[1], KEYS[1], '{"format":1,"event":"destroy","version":' .. string.format('%.0f', version + 1) .. ',"reason":"' .. ARGV[2] .. '"}')
 if owner then return { 1, owner } end
 return 1

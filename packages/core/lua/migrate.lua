@@ -21,14 +21,18 @@ local fallback_kind, fallback_ms, publish = string.match(ARGV[3], '^(%a+) (%-?%d
 if not fallback_kind then return redis.error_reply('live-session: bad migrate header "' .. ARGV[3] .. '"') end
 local pttl = redis.call('PTTL', key)
 redis.call('DEL', key)
--- The version starts at the clock (ms): a session that a connect-redis server rewrote over its hash
--- (a rolling deploy) comes back with a higher version than any its subscribers saw, so they see a
--- gap and read it again, rather than taking its next changes for old ones.
+-- The version starts at the clock in microseconds: a session that a connect-redis server rewrote
+-- over its hash (a rolling deploy) comes back with a higher version than any its subscribers saw,
+-- so they see a gap and read it again, rather than taking its next changes for old ones. Each write
+-- moves the version by one and takes Redis more than a microsecond, so no run of writes since the
+-- last migration can outpace it (in milliseconds a busy session's did). As text: 16 digits, which
+-- Lua's number-to-text (14 significant digits) would round.
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local version = time[1] .. string.format('%06d', tonumber(time[2]))
 -- Discarded, or without a TTL and past its cookie's expiry: nothing to keep.
 if #ARGV < 4 or (pttl < 0 and fallback_kind == 'at' and tonumber(fallback_ms) <= now) then return 'swapped' end
-local writes, set_parts = { '$v', now, '$c', now }, {}
+local writes, set_parts = { '$v', version, '$c', now }, {}
 for i = 4, #ARGV, 2 do
   local field, value = ARGV[i], ARGV[i + 1]
   writes[#writes + 1] = field
@@ -47,5 +51,5 @@ elseif fallback_kind == 'at' then
 else
   redis.call('PEXPIRE', key, fallback_ms)
 end
-redis.call(publish, key, '{"format":1,"event":"change","version":' .. now .. ',"set":{' .. table.concat(set_parts, ',') .. '},"unset":[]}')
+redis.call(publish, key, '{"format":1,"event":"change","version":' .. version .. ',"set":{' .. table.concat(set_parts, ',') .. '},"unset":[]}')
 return 'swapped'

@@ -179,9 +179,10 @@ for i = 1, n_deletions do
 end
 
 -- Numbers stay text where they can: a tonumber (strtod) or a number made text (sprintf) costs
--- Redis more than the rest of a line of Lua.
+-- Redis more than the rest of a line of Lua. A version may have 16 digits (lua/migrate.lua starts
+-- it at the clock in microseconds): '%.0f' writes it whole, where tostring would round it to 14.
 local version = stored_version or '0'
-if changed then version = tostring((tonumber(stored_version) or 0) + 1) end
+if changed then version = string.format('%.0f', (tonumber(stored_version) or 0) + 1) end
 if changed or not exists then
   writes[n_writes + 1], writes[n_writes + 2] = '$v', version
   n_writes = n_writes + 2

@@ -122,6 +122,26 @@ describe.each(VARIANTS)('$name', (variant) => {
     expect(messages.parsed()[1]).toEqual({ format: 1, event: 'change', version: again.version, set: { cart: ['a', 'old server'] }, unset: [] });
   });
 
+  it('a session written more times than milliseconds passed between two migrations still comes back with a higher version', async () => {
+    const legacy = await variant.store(resources, redis, { prefix });
+    const store = new LiveSessionStore({ client, prefix });
+    const sid = 'hot-rolling';
+    await set(legacy, sid, { cookie: cookieJson(HOUR), n: 0 });
+    await store.getSessionState(sid); // migrated
+    // Many writes in little time: the versions they publish run ahead of any clock in milliseconds.
+    const writes = 2_000;
+    const started = Date.now();
+    await Promise.all(Array.from({ length: writes }, (_, i) => store.putSessionState(sid, `k${i % 10}`, i)));
+    const last = (await store.getSessionState(sid))!;
+    expect(Date.now() - started).toBeLessThan(writes); // else this test shows nothing: see the message above
+
+    await set(legacy, sid, { cookie: cookieJson(HOUR), n: 1 }); // an old server replaces the hash
+    const again = (await store.getSessionState(sid))!;
+    expect(again.session).toMatchObject({ n: 1 });
+    // Subscribers that followed every write must see a gap (and read the session again), never an old version.
+    expect(again.version).toBeGreaterThan(last.version + 1);
+  });
+
   it('convertToConnectRedis turns the hashes back into connect-redis strings that the old app reads with the same cookie', async () => {
     const rollbackPrefix = `${prefix}back:`;
     const store = new LiveSessionStore({ client, prefix: rollbackPrefix });
