@@ -242,8 +242,10 @@ export async function monitorClient(resources: Resources, admin: Redis, client: 
     commands = [];
     return taken;
   };
+  /** take(), as the commands' names in lower case. */
+  const names = async (): Promise<string[]> => (await take()).map((args) => args[0].toLowerCase());
   await take();
-  return { take };
+  return { take, names };
 }
 
 /**
