@@ -18,7 +18,10 @@
 -- Field names: an application key starting with '$' is stored as '$' .. key, one that is not
 -- well-formed UTF-16 as '$' .. its JSON text (see src/fields.ts); every other field starting with
 -- '$' is metadata ('$v' version, '$c' creation time in ms, '$t' refresh interval, '$e' expiry).
--- Only application fields other than 'cookie' are published, and only they move the version.
+-- Only application fields other than 'cookie' are published. They move the version, and so does a
+-- change of 'cookie' or '$t' in a session that existed (published as a reload, without values): a
+-- version names one exact state of everything a read returns, what a replica serving reads from
+-- memory relies on (src/replica/).
 -- Every check that can fail runs before the first write: a script cannot roll back.
 -- Returns { 'ok', version (as text) [, the session as HGETALL gives it, its expiry] }, { 'gone' },
 -- { 'conflict' } or { 'too_large', bytes }. The session goes back as the raw hash, decoded by the
@@ -129,6 +132,8 @@ end
 local set_parts, unset_parts, n_set_parts, n_unset_parts = {}, {}, 0, 0
 local writes, n_writes = {}, 0
 local changed, reload, message_bytes, message_limit = false, false, 80, nil
+-- The cookie or the refresh interval of an existing session changed: a reload, whatever else changed.
+local meta_changed = false
 -- The application key of a published field as JSON text ('$$k' is the key '$k'; '$"..' the JSON
 -- text of a key that is not well-formed UTF-16), or nil for 'cookie' and metadata.
 local function published_key(field)
@@ -155,6 +160,7 @@ for i = first_set, first_del - 1, 2 do
     writes[n_writes + 1], writes[n_writes + 2] = field, value
     n_writes = n_writes + 2
     local json_key = published_key(field)
+    if (field == 'cookie' or field == '$t') and exists then meta_changed = true end
     if json_key then
       changed = true
       if not reload then
@@ -169,6 +175,7 @@ for i = first_set, first_del - 1, 2 do
 end
 for i = 1, n_deletions do
   local json_key = published_key(deletions[i])
+  if deletions[i] == 'cookie' or deletions[i] == '$t' then meta_changed = true end
   if json_key then
     changed = true
     if not reload and fits(json_key) then
@@ -181,6 +188,7 @@ end
 -- Numbers stay text where they can: a tonumber (strtod) or a number made text (sprintf) costs
 -- Redis more than the rest of a line of Lua. A version may have 16 digits (lua/migrate.lua starts
 -- it at the clock in microseconds): '%.0f' writes it whole, where tostring would round it to 14.
+if meta_changed then changed, reload = true, true end
 local version = stored_version or '0'
 if changed then version = string.format('%.0f', (tonumber(stored_version) or 0) + 1) end
 if changed or not exists then

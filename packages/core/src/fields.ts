@@ -57,6 +57,8 @@ export interface LoadedSession {
   readonly createdAt: number;
   /** When Redis will drop the session, ms since the epoch; null when it has no TTL. */
   readonly expiresAt: number | null;
+  /** How far a read pushes the expiry (`$t`, ms), null when the cookie fixes it; undefined when not read. */
+  readonly refreshInterval?: number | null;
   /**
    * The stored application fields (cookie included) as strings: what a save compares against.
    * Computed on first use, from what was read, whatever the app has done to `data` since.
@@ -67,7 +69,7 @@ export interface LoadedSession {
 /**
  * Decodes lua/session-document.lua's JSON text: [pttl, version, created, count, [key, value, ...]].
  * Returns undefined when it is not exactly that (a stored value that is not one JSON value): the
- * caller then reads the stored strings one by one (decodeSessionFields), which names the culprit.
+ * caller then reads the stored strings one by one (HGETALL: decodeSession), which names the culprit.
  */
 export function decodeSessionDocument(sid: string, text: string, now = Date.now()): LoadedSession | undefined {
   let doc: unknown;
@@ -125,15 +127,6 @@ class DocumentSession implements LoadedSession {
   }
 }
 
-/**
- * Decodes lua/get.lua's 'fields' reply, the JSON text [pttl, [field, value, ...]], keeping every
- * stored string exactly. Throws ERR_LIVE_SESSION_CORRUPT naming the field.
- */
-export function decodeSessionFields(sid: string, text: string, now = Date.now()): LoadedSession {
-  const [pttl, flat] = JSON.parse(text) as [number, string[]];
-  return decodeSession(sid, flat, pttl, now);
-}
-
 /** Decodes HGETALL's flat [field, value, ...] reply. Throws ERR_LIVE_SESSION_CORRUPT naming the field. */
 export function decodeSession(sid: string, flat: string[], pttl: number, now = Date.now()): LoadedSession {
   const expiresAt = pttl >= 0 ? now + pttl : null;
@@ -176,6 +169,7 @@ function decodeFields(sid: string, flat: string[], cookieExpiresAt: number | nul
   let cookie: Record<string, unknown> | undefined;
   let version = 0;
   let createdAt = 0;
+  let refreshInterval: number | null = null;
   for (let i = 0; i < flat.length; i += 2) {
     const field = flat[i];
     const stored = flat[i + 1];
@@ -188,6 +182,7 @@ function decodeFields(sid: string, flat: string[], cookieExpiresAt: number | nul
     if (key === undefined) {
       if (field === VERSION_FIELD) version = Number(stored);
       else if (field === CREATED_FIELD) createdAt = Number(stored);
+      else if (field === REFRESH_FIELD) refreshInterval = Number(stored);
       continue;
     }
     let value: unknown;
@@ -199,7 +194,7 @@ function decodeFields(sid: string, flat: string[], cookieExpiresAt: number | nul
     if (value === undefined) continue; // a cookie express-session cannot load, read as none (see expandCookie)
     setKey(data, key, value);
   }
-  return { sid, data, cookie, version, createdAt, expiresAt, storedFields: onFirstUse(() => fieldsOfHash(flat)) };
+  return { sid, data, cookie, version, createdAt, expiresAt, refreshInterval, storedFields: onFirstUse(() => fieldsOfHash(flat)) };
 }
 
 /** `build`'s result, computed on first call and kept (a snapshot's stored fields: only a save needs them). */

@@ -1,6 +1,17 @@
 export { LiveSessionStore, type SessionState } from './store';
 export type { UserSession } from './user-index';
-export type { LiveSessionStoreOptions } from './options';
+export type { LiveSessionStoreOptions, CacheOption } from './options';
+export {
+  SessionReplica,
+  FollowedSession,
+  viewOf,
+  type SessionFollower,
+  type Follow,
+  type FollowOutcome,
+  type SessionView,
+  type SessionValue,
+  type SessionChange,
+} from './replica';
 export { LiveSessionError, type LiveSessionErrorCode } from './errors';
 export { parseMessage, MESSAGE_FORMAT, type SessionMessage, type ChangeMessage, type ReloadMessage, type DestroyMessage, type DestroyReason } from './message';
 export { isWrongType, type RedisClient, type RedisConnection, type SubscriberConnection, type SubscriberEvents, type NodeRedisClient, type NodeRedisCluster } from './redis';

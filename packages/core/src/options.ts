@@ -95,6 +95,29 @@ export interface LiveSessionStoreOptions extends ConnectRedisOptions {
    * @default "live_session_user:"
    */
   indexPrefix?: string;
+  /**
+   * Serve reads from memory: the sessions this process reads most are followed (subscribed to
+   * their change messages) and their reads, exact on every server, send Redis no read (see the
+   * README, "Reads from memory"). `true` for the defaults, or the bounds. Opens one subscriber
+   * connection per store; call `store.close()` on shutdown.
+   * @default false
+   */
+  cache?: boolean | CacheOption;
+}
+
+/** The bounds of the `cache` option. */
+export interface CacheOption {
+  /**
+   * Most sessions held (and channels subscribed) for reads; sessions followed by live connections
+   * (sockets, streams) are held besides, whatever this says.
+   * @default 10000
+   */
+  maxSessions?: number;
+  /**
+   * A session nobody read for this many ms is let go (unsubscribed).
+   * @default 300000 (5 minutes)
+   */
+  idleAfter?: number;
 }
 
 /** connect-redis's options that map onto this store (the others are rejected: see CONNECT_REDIS). */
@@ -108,8 +131,8 @@ export interface ConnectRedisOptions {
 }
 
 /** Every option with its value: what `store.options` holds (connect-redis's are resolved away). */
-export type ResolvedOptions = Required<Omit<LiveSessionStoreOptions, keyof ConnectRedisOptions | 'userOf' | 'describe'>> &
-  Pick<LiveSessionStoreOptions, 'userOf' | 'describe'>;
+export type ResolvedOptions = Required<Omit<LiveSessionStoreOptions, keyof ConnectRedisOptions | 'userOf' | 'describe' | 'cache'>> &
+  Pick<LiveSessionStoreOptions, 'userOf' | 'describe'> & { cache: Required<CacheOption> | false };
 
 /** How one option is checked, and its value when not given. */
 interface OptionSpec<T> {
@@ -144,7 +167,24 @@ const OPTIONS: { [K in keyof ResolvedOptions]-?: OptionSpec<ResolvedOptions[K]> 
   userOf: { default: () => undefined, check: optionalFunction },
   describe: { default: () => undefined, check: optionalFunction },
   indexPrefix: { default: () => 'live_session_user:', check: nonEmptyString },
+  cache: { default: () => false, check: checkCache },
 };
+
+const CACHE_DEFAULTS: Required<CacheOption> = { maxSessions: 10_000, idleAfter: 5 * 60 * 1000 };
+
+function checkCache(value: unknown, name: string): Required<CacheOption> | false {
+  if (value === false) return false;
+  if (value === true) return CACHE_DEFAULTS;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new TypeError(`LiveSessionStore option "${name}" must be true, false or { maxSessions, idleAfter }, got ${describe(value)}`);
+  }
+  const given = value as Record<string, unknown>;
+  for (const key of Object.keys(given)) {
+    if (!Object.hasOwn(CACHE_DEFAULTS, key)) throw new TypeError(`LiveSessionStore option "${name}" has no "${key}": it takes maxSessions and idleAfter`);
+  }
+  const pick = (key: keyof CacheOption) => (given[key] === undefined ? CACHE_DEFAULTS[key] : wholeNumber(1)(given[key], `${name}.${key}`));
+  return { maxSessions: pick('maxSessions'), idleAfter: pick('idleAfter') };
+}
 
 /**
  * connect-redis's options, which users switching stores bring along (`client`, `prefix` and

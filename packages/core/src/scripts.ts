@@ -21,7 +21,7 @@ function script(name: string, source: string): Script {
  * Every script names exactly one key: a session's, or (index) a user's index.
  */
 export const SCRIPTS = {
-  /** ARGV: nothing for the session document, or 'fields' / 'document'; then the index spec ('?'), with a user index. */
+  /** ARGV: nothing; with a user index 'document', then the index spec ('?'). */
   get: script('liveSessionGet', lua('session-document') + lua('user-index-session') + lua('get')),
   /** ARGV: the header and fields (lua/write.lua), as one array: a spread of 100,000 arguments overflows the call stack. */
   write: script('liveSessionWrite', lua('user-index-session') + lua('write')),

@@ -4,6 +4,7 @@
  */
 import session from 'express-session';
 import type { IncomingMessage } from 'node:http';
+import { ReadCache } from './cache';
 import { type Callback, invokeCallback, withCallback } from './callback';
 import { decodeCookie, sameCookieAttributes } from './cookie';
 import { Deadlines } from './deadline';
@@ -14,7 +15,6 @@ import {
   decodeHash,
   decodeSession,
   decodeSessionDocument,
-  decodeSessionFields,
   decodeWrittenSession,
   encodeStoredCookie,
   encodeValue,
@@ -30,9 +30,10 @@ import { type CookieExpiry, expiryOf, expiryTime, planSave, refreshFields, type 
 import { type LiveSessionStoreOptions, type ResolvedOptions, resolveOptions } from './options';
 import { scanKeys } from './keyspace';
 import { type LegacyHost, migrate, retryAfterMigrating, withMigration } from './legacy';
-import { connectionOf, flatPairs, isWrongType, type RedisClient, type RedisConnection } from './redis';
+import { connectionOf, flatPairs, isWrongType, type BatchReply, type RedisClient, type RedisConnection } from './redis';
+import { type FollowedSession, SessionReplica } from './replica';
 import { SCRIPTS } from './scripts';
-import { checkUser, indexRequestOf, unwrapIndexed, UserIndex, type UserSession, type WriteIndex } from './user-index';
+import { checkUser, indexRequestOf, ownerInHash, unwrapIndexed, UserIndex, type UserSession, type WriteIndex } from './user-index';
 
 type SessionData = session.SessionData;
 
@@ -84,6 +85,12 @@ export class LiveSessionStore extends session.Store {
    * With a user index, always the script, which keeps the index's deadline.
    */
   private readonly plainReads: boolean;
+  /** The sessions this process follows (replica/): made on first use, by the cache or a live transport. */
+  private followed: SessionReplica | undefined;
+  /** Reads from memory (the `cache` option; cache.ts). */
+  private readonly cache: ReadCache | undefined;
+  /** Ends the cache's use of the replica (close()). */
+  private readonly detachCache: (() => void) | undefined;
 
   constructor(options: LiveSessionStoreOptions) {
     super();
@@ -107,6 +114,40 @@ export class LiveSessionStore extends session.Store {
     const { userOf } = this.options;
     this.index = userOf && new UserIndex(this.redis, this.options, (what, operation) => this.call(what, operation), redisError, userOf);
     this.plainReads = !this.index && this.redis.batches;
+    const { cache } = this.options;
+    if (cache) {
+      this.detachCache = this.replica.attach();
+      this.cache = new ReadCache(this.replica, cache, { confirm: (session) => this.confirm(session) });
+    }
+  }
+
+  /**
+   * The sessions this process follows, kept true by their change messages over one subscriber
+   * connection (opened with the first follow): what the cache serves reads from, and what
+   * @live-session/socket.io (and any live transport) follows sessions through. See src/replica/.
+   */
+  get replica(): SessionReplica {
+    return (this.followed ??= new SessionReplica({
+      redis: this.redis,
+      publish: this.options.publish,
+      keyOf: (sid) => this.keyOf(sid),
+      read: (sid) => this.readExact(sid),
+      readMany: (sids) => this.readManyExact(sids),
+      expiries: (sids) => this.getExpiries(sids),
+      version: (sid) => this.versionOf(sid),
+      touch: (sid) => this.touchSession(sid),
+      call: (what, operation) => this.call(what, operation),
+    }));
+  }
+
+  /**
+   * Lets go of every followed session and closes the subscriber connection (the cache's, and the
+   * live transports'). The app's Redis client stays open: close it after.
+   */
+  async close(): Promise<void> {
+    this.cache?.close();
+    this.detachCache?.();
+    await this.followed?.close();
   }
 
   /** The Redis key of a session, which is also the name of its change channel. */
@@ -117,9 +158,8 @@ export class LiveSessionStore extends session.Store {
   // ---- express-session's Store interface (promises, or callbacks as express-session passes them)
 
   override get(sid: string, callback?: Callback<SessionData | null>): Promise<SessionData | null> {
-    const loading = this.plainReads ? this.readHash(sid) : this.read(sid);
-    // A connect-redis session fails the read (WRONGTYPE): it is migrated, then read again.
-    if (!callback) return loading.then(dataOf, (err: unknown) => this.readMigrating(sid, err).then(dataOf));
+    const loading = this.read(sid);
+    if (!callback) return loading.then(dataOf);
     // express-session calls createSession(req, data) from inside this callback (when it loads a
     // session and in Session#reload): that is when what was read is handed over to the request. A
     // session loaded through the promise is saved whole, as other stores do.
@@ -132,12 +172,10 @@ export class LiveSessionStore extends session.Store {
       }
       return dataOf(loaded);
     };
-    return loading.then(handOver, (err: unknown) =>
-      this.readMigrating(sid, err).then(handOver, (failure: unknown) => {
-        invokeCallback(callback, failure);
-        return null;
-      }),
-    );
+    return loading.then(handOver, (failure: unknown) => {
+      invokeCallback(callback, failure);
+      return null;
+    });
   }
 
   override createSession(req: IncomingMessage & { sessionID: string }, data: SessionData) {
@@ -196,13 +234,13 @@ export class LiveSessionStore extends session.Store {
 
   /** Reads a session (refreshing its lifetime); null when there is none. */
   async getSession(sid: string): Promise<SessionData | null> {
-    const loaded = await this.readAny(sid);
+    const loaded = await this.readRefreshed(sid);
     return loaded && asSessionData(loaded.data);
   }
 
   /** Reads a session with its version; null when there is none. */
   async getSessionState(sid: string): Promise<SessionState | null> {
-    const loaded = await this.readAny(sid);
+    const loaded = await this.readRefreshed(sid);
     return loaded && toState(loaded);
   }
 
@@ -212,6 +250,21 @@ export class LiveSessionStore extends session.Store {
    */
   async getSessionStates(sids: readonly string[]): Promise<Map<string, SessionState | null>> {
     const keys = sids.map((sid) => this.keyOf(sid));
+    const cache = this.cache;
+    if (cache) {
+      // Those the cache holds from memory, the rest in one round trip.
+      const hits = await Promise.all(sids.map((sid) => cache.peek(sid)));
+      const rest = sids.filter((_, i) => hits[i] === undefined);
+      const read = rest.length > 0 && rest.length < sids.length ? await this.readStates(rest, rest.map((sid) => this.keyOf(sid))) : undefined;
+      if (rest.length < sids.length) {
+        return new Map(sids.map((sid, i) => [sid, hits[i] !== undefined ? hits[i] && toState(hits[i]) : (read?.get(sid) ?? null)]));
+      }
+    }
+    return this.readStates(sids, keys);
+  }
+
+  /** getSessionStates from Redis: the get script of each session, in one round trip. */
+  private async readStates(sids: readonly string[], keys: readonly string[]): Promise<Map<string, SessionState | null>> {
     // With a user index, these reads keep its deadline too (user-index.ts).
     const args = this.index ? ['document', '?'] : [];
     const results = await this.call('get', () => this.redis.batch(keys.map((key) => ({ key, script: SCRIPTS.get, args }))));
@@ -221,7 +274,7 @@ export class LiveSessionStore extends session.Store {
         const [err, reply] = results[i];
         if (!err) return this.decode(sid, index ? (unwrapIndexed(sid, keys[i], reply, index)?.text ?? null) : (reply as GetReply));
         // A connect-redis session: migrated, then read alone.
-        if (isWrongType(err)) return this.readMigrating(sid, err);
+        if (isWrongType(err)) return this.migrated(sid, err, () => this.readScript(sid));
         throw redisError('get', err);
       }),
     );
@@ -268,8 +321,9 @@ export class LiveSessionStore extends session.Store {
   async updateSessionState<T = unknown>(sid: string, key: string, fn: (current: T | undefined) => T | undefined | Promise<T | undefined>): Promise<SessionState> {
     const field = fieldOf(checkKey(key));
     for (let attempt = 0; attempt < this.options.updateAttempts; attempt++) {
-      // The stored strings exactly: the compare-and-set below compares them.
-      const loaded = await this.readAny(sid, 'fields');
+      // The compare-and-set below compares the stored strings: the cache's are encoded again from
+      // what it holds, the same strings for whatever this store wrote; after a conflict, Redis's own.
+      const loaded = attempt === 0 && this.cache ? ((await this.cache.get(sid)) ?? (await this.readExact(sid))) : await this.readExact(sid);
       if (!loaded) throw notFound(sid);
       const current = loaded.storedFields().get(field);
       const next = await fn(current === undefined ? undefined : (loaded.data[key] as T));
@@ -298,12 +352,18 @@ export class LiveSessionStore extends session.Store {
     const key = this.keyOf(sid);
     const index = this.index;
     const touch = () => this.redis.script(SCRIPTS.touch, key, index ? ['?'] : []);
+    const startedAt = Date.now();
     const reply = (await this.call('touch', touch)) as [number, number, ...unknown[]] | null;
-    if (reply === null) return null;
+    if (reply === null) {
+      await this.followed?.gone(sid);
+      return null;
+    }
     const [pttl, interval, ...rest] = reply;
     const request = indexRequestOf(rest);
     if (index && request) index.handle(key, sid, request, () => '').catch(() => undefined); // a background refresh
-    return { expiresAt: expiresAtOf(pttl, Date.now()) ?? Number.POSITIVE_INFINITY, refreshInterval: interval >= 0 ? interval : null };
+    const expiresAt = expiresAtOf(pttl, Date.now()) ?? Number.POSITIVE_INFINITY;
+    this.followed?.expiryMoved(sid, expiresAt, startedAt);
+    return { expiresAt, refreshInterval: interval >= 0 ? interval : null };
   }
 
   /**
@@ -354,14 +414,46 @@ export class LiveSessionStore extends session.Store {
     return this.index;
   }
 
-  // ---- Internals
+  // ---- Reading: from memory (the cache), or one command
 
   /**
-   * express-session's read: one plain HGETALL (which a client that auto-pipelines sends with the
-   * other requests' commands of the same tick), the expiry taken from the hash; the touch or save
-   * that ends the request refreshes the lifetime, as with connect-redis. A session whose expiry
-   * the hash cannot tell is read again by the script (read()). (No async/await: the hot path.)
+   * A request's read (express-session's `get`): from memory when the cache holds the session
+   * (cache.ts: exact, see replica/replica.ts), else one command (fetch). The lifetime moves with
+   * the `touch` or `set` that ends the request, as with connect-redis (a read from memory also
+   * moves it when Redis is asked whether the session still exists). (No async/await: the hot path.)
    */
+  private read(sid: string): Promise<LoadedSession | null> {
+    const cache = this.cache;
+    if (!cache) return this.fetch(sid);
+    try {
+      checkSid(sid);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return cache.get(sid).then((hit) => (hit !== undefined ? hit : this.fetch(sid)));
+  }
+
+  /** The direct API's read, which refreshes the lifetime: from memory (cache.ts), or the get script. */
+  private readRefreshed(sid: string): Promise<LoadedSession | null> {
+    const cache = this.cache;
+    const read = () => this.readScript(sid).catch((err: unknown) => this.migrated(sid, err, () => this.readScript(sid)));
+    if (!cache) return read();
+    checkSid(sid);
+    return cache.get(sid).then((hit) => (hit !== undefined ? hit : read()));
+  }
+
+  /**
+   * One command: on a client that batches (and without a user index) a plain HGETALL, which the
+   * client sends with the other requests' commands of the same tick, the expiry taken from the
+   * hash; otherwise the get script, which also refreshes the lifetime (one round trip). A
+   * connect-redis session fails either (WRONGTYPE): it is migrated, then read again.
+   */
+  private fetch(sid: string): Promise<LoadedSession | null> {
+    const reading = this.plainReads ? this.readHash(sid) : this.readScript(sid);
+    return reading.catch((err: unknown) => this.migrated(sid, err, () => this.fetch(sid)));
+  }
+
+  /** A plain HGETALL; a session whose expiry the hash cannot tell is read by the script. (Hot path: no async.) */
   private readHash(sid: string): Promise<LoadedSession | null> {
     let key: string;
     try {
@@ -372,52 +464,119 @@ export class LiveSessionStore extends session.Store {
     return this.call('get', () => this.redis.command(key, ['HGETALL', key]), (reply) => {
       const flat = flatPairs(reply);
       if (flat.length === 0) return null;
-      return decodeHash(sid, flat) ?? this.read(sid);
+      return decodeHash(sid, flat) ?? this.readScript(sid);
     });
   }
 
-  /** The script's read: HGETALL, refresh of the lifetime, PTTL, in one round trip. (Hot path: no async.) */
-  private read(sid: string, format: 'document' | 'fields' = 'document'): Promise<LoadedSession | null> {
+  /**
+   * The get script: HGETALL, the refresh of the lifetime and PTTL in one round trip, as one JSON
+   * document; with a user index, the owner too (and the index's deadline kept). (Hot path: no async.)
+   */
+  private readScript(sid: string): Promise<LoadedSession | null> {
     let key: string;
     try {
       key = this.keyOf(sid);
     } catch (err) {
       return Promise.reject(err);
     }
-    if (this.index) return this.readIndexed(sid, key, format, this.index);
-    if (format === 'fields' && this.plainReads) return this.readFields(sid, key);
-    const args = format === 'document' ? [] : [format];
-    const fetch = () => this.redis.script(SCRIPTS.get, key, args);
-    return this.call('get', fetch as () => Promise<GetReply>, (reply) => {
-      if (format === 'document') return this.decode(sid, reply);
-      return reply === null ? null : decodeSessionFields(sid, reply);
+    const index = this.index;
+    const fetch = () => this.redis.script(SCRIPTS.get, key, index ? ['document', '?'] : []);
+    return this.call('get', fetch, (reply) => {
+      if (!index) return this.decode(sid, reply as GetReply);
+      const unwrapped = unwrapIndexed(sid, key, reply, index);
+      if (unwrapped === null) return null;
+      const remember = (loaded: LoadedSession | null) => {
+        if (loaded) index.rememberOwner(loaded, unwrapped.owner);
+        return loaded;
+      };
+      const decoded = this.decode(sid, unwrapped.text);
+      return decoded instanceof Promise ? decoded.then(remember) : remember(decoded);
     });
   }
 
   /**
-   * The stored strings exactly, on a client that batches: HGETALL and PTTL in one round trip, no
-   * script (Redis's cheapest; the write that follows, updateSession's, refreshes the lifetime).
+   * The session exactly as stored, without refreshing it: HGETALL and PTTL in one round trip
+   * (Redis's cheapest: two plain commands). What a compare-and-set compares, what names a corrupt
+   * field, and what the replica reads.
    */
-  private readFields(sid: string, key: string): Promise<LoadedSession | null> {
-    const commands = [
+  private readExact(sid: string): Promise<LoadedSession | null> {
+    return this.readManyExact([sid]).then((loaded) => loaded.get(sid) ?? null);
+  }
+
+  /** readExact of many sessions in one round trip (on a Cluster, one per session). */
+  private async readManyExact(sids: readonly string[]): Promise<Map<string, LoadedSession | null>> {
+    const keys = sids.map((sid) => this.keyOf(sid));
+    const commands = keys.flatMap((key) => [
       { key, args: ['HGETALL', key] },
       { key, args: ['PTTL', key] },
-    ];
-    return this.call('get', () => this.redis.batch(commands), ([[hashErr, hash], [pttlErr, pttl]]) => {
-      if (hashErr || pttlErr) throw redisError('get', hashErr ?? pttlErr);
-      const flat = flatPairs(hash);
-      return flat.length === 0 ? null : decodeSession(sid, flat, pttl as number);
-    });
+    ]);
+    const replies = await this.call('get', () => this.redis.batch(commands));
+    return new Map(
+      await Promise.all(
+        sids.map(async (sid, i): Promise<[string, LoadedSession | null]> => {
+          const decoded = this.decodeExact(sid, replies[2 * i], replies[2 * i + 1]);
+          // A connect-redis session: migrated, then read alone.
+          return [sid, decoded instanceof Error ? await this.migrated(sid, decoded, () => this.readExact(sid)) : decoded];
+        }),
+      ),
+    );
   }
 
-  /** read(), migrating a connect-redis session first (src/legacy.ts). */
-  private readAny(sid: string, format: 'document' | 'fields' = 'document'): Promise<LoadedSession | null> {
-    return this.read(sid, format).catch((err: unknown) => this.readMigrating(sid, err, format));
+  /** An HGETALL and PTTL pair as a session (or the error to migrate after). */
+  private decodeExact(sid: string, [hashErr, hash]: BatchReply, [pttlErr, pttl]: BatchReply): LoadedSession | null | Error {
+    if (hashErr && isWrongType(hashErr)) return hashErr;
+    if (hashErr || pttlErr) throw redisError('get', hashErr ?? pttlErr);
+    const flat = flatPairs(hash);
+    if (flat.length === 0) return null;
+    const loaded = decodeSession(sid, flat, pttl as number);
+    this.index?.rememberOwner(loaded, ownerInHash(flat));
+    return loaded;
   }
 
-  /** After `read` failed with `err`: when it is a connect-redis session, migrates it and reads again. */
-  private readMigrating(sid: string, err: unknown, format: 'document' | 'fields' = 'document'): Promise<LoadedSession | null> {
-    return retryAfterMigrating(this.legacy, sid, this.options.prefix + sid, err, () => this.read(sid, format));
+  /** After a read failed with `err`: when it is a connect-redis session, migrates it and reads again (src/legacy.ts). */
+  private migrated(sid: string, err: unknown, read: () => Promise<LoadedSession | null>): Promise<LoadedSession | null> {
+    return retryAfterMigrating(this.legacy, sid, this.options.prefix + sid, err, read);
+  }
+
+  /**
+   * A session document decodes with one JSON.parse. When a stored value is not one JSON value the
+   * document is not either: reading the stored strings one by one then names the corrupt field.
+   */
+  private decode(sid: string, document: string | null): LoadedSession | null | Promise<LoadedSession | null> {
+    if (document === null) return null;
+    return decodeSessionDocument(sid, document) ?? this.readExact(sid);
+  }
+
+  /** The version Redis holds for a session (the replica's check on a Cluster), null when it is gone. */
+  private async versionOf(sid: string): Promise<number | null> {
+    const key = this.keyOf(sid);
+    const version = await this.call('get', () => this.redis.command(key, ['HGET', key, VERSION_FIELD]));
+    return version === null || version === undefined ? null : Number(version);
+  }
+
+  /**
+   * The cache's check that a followed session still exists, refreshing its lifetime as a read
+   * does: PEXPIRE by its refresh interval, PTTL for a fixed expiry, the touch script with a user
+   * index (which keeps the index's deadline). Its new expiry, or null when it is gone (the
+   * replica is told).
+   */
+  private async confirm(session: FollowedSession): Promise<number | null> {
+    const { sid } = session;
+    const key = this.keyOf(sid);
+    let expiresAt: number | null;
+    const startedAt = Date.now();
+    const interval = session.refreshInterval;
+    if (this.index) {
+      expiresAt = (await this.touchSession(sid))?.expiresAt ?? null;
+    } else if (interval !== null) {
+      const moved = await this.call('touch', () => this.redis.command(key, ['PEXPIRE', key, interval]));
+      expiresAt = moved === 1 ? startedAt + interval : null;
+    } else {
+      const pttl = (await this.call('pttl', () => this.redis.command(key, ['PTTL', key]))) as number;
+      expiresAt = pttl === -2 ? null : (expiresAtOf(pttl, startedAt) ?? Number.POSITIVE_INFINITY);
+    }
+    if (expiresAt === null) await this.followed?.gone(sid);
+    return expiresAt;
   }
 
   /** With a user index, after a direct-API write: moves the session if `userOf` now names another owner. */
@@ -427,32 +586,8 @@ export class LiveSessionStore extends session.Store {
       // A write of nothing but the owner, on condition that the session is still at that version.
       move: async (spec, version, info) =>
         (await this.write(sid, 'patch', this.autoExpiry(), [], [], { expect: { field: VERSION_FIELD, value: String(version) }, index: { spec, info } })).status,
-      reread: () => this.read(sid, 'fields'),
+      reread: () => this.readExact(sid),
     });
-  }
-
-  /** read() with a user index: the reply also carries the owner, and maybe a request of the index. (Hot path: no async.) */
-  private readIndexed(sid: string, key: string, format: 'document' | 'fields', index: UserIndex): Promise<LoadedSession | null> {
-    return this.call('get', () => this.redis.script(SCRIPTS.get, key, [format, '?']), (reply) => {
-      const unwrapped = unwrapIndexed(sid, key, reply, index);
-      if (unwrapped === null) return null;
-      const remember = (loaded: LoadedSession | null) => {
-        if (loaded) index.rememberOwner(loaded, unwrapped.owner);
-        return loaded;
-      };
-      if (format === 'fields') return remember(decodeSessionFields(sid, unwrapped.text));
-      const decoded = this.decode(sid, unwrapped.text);
-      return decoded instanceof Promise ? decoded.then(remember) : remember(decoded);
-    });
-  }
-
-  /**
-   * A session document decodes with one JSON.parse. When a stored value is not one JSON value the
-   * document is not either: reading the stored strings one by one then names the corrupt field.
-   */
-  private decode(sid: string, document: string | null): LoadedSession | null | Promise<LoadedSession | null> {
-    if (document === null) return null;
-    return decodeSessionDocument(sid, document) ?? this.read(sid, 'fields');
   }
 
   /** express-session's save: the write plan of this request (save-plan.ts), sent as one write. */
@@ -497,8 +632,7 @@ export class LiveSessionStore extends session.Store {
       // One command that never re-creates a session (PEXPIREAT of a missing key does nothing). With
       // a user index the write script below keeps the index's deadline.
       if (!this.index) {
-        await this.moveExpiry(sid, expiresAt);
-        if (req) setSnapshot(req, this.snapshotSlot, { ...loaded, expiresAt });
+        if ((await this.moveExpiry(sid, expiresAt)) && req) setSnapshot(req, this.snapshotSlot, { ...loaded, expiresAt });
         return;
       }
     }
@@ -526,10 +660,17 @@ export class LiveSessionStore extends session.Store {
    * Moves a session's expiry (never re-creates it): a plain PEXPIREAT, or with touchAfter the
    * script that also records it in `$e`, which the next requests' lag is measured from.
    */
-  private moveExpiry(sid: string, expiresAt: number): Promise<unknown> {
+  private async moveExpiry(sid: string, expiresAt: number): Promise<boolean> {
     const key = this.keyOf(sid);
-    if (this.options.touchAfter > 0) return this.call('touch', () => this.redis.script(SCRIPTS.refresh, key, [expiresAt]));
-    return this.call('touch', () => this.redis.command(key, ['PEXPIREAT', key, expiresAt]));
+    const startedAt = Date.now();
+    const moved =
+      this.options.touchAfter > 0
+        ? await this.call('touch', () => this.redis.script(SCRIPTS.refresh, key, [expiresAt]))
+        : await this.call('touch', () => this.redis.command(key, ['PEXPIREAT', key, expiresAt]));
+    // Redis's answer also tells the replica (if it follows the session) whether it still exists.
+    if (moved !== 1) await this.followed?.gone(sid);
+    else this.followed?.expiryMoved(sid, expiresAt, startedAt);
+    return moved === 1;
   }
 
   private async remove(sid: string, reason: DestroyReason): Promise<boolean> {
@@ -569,21 +710,27 @@ export class LiveSessionStore extends session.Store {
     checkArguments(sid, args);
     // A connect-redis session is migrated, then written; a replace does not need its old value.
     const send = () => this.call('write', () => this.redis.script(SCRIPTS.write, key, args));
+    const startedAt = now;
     // ['ok', version as text[, the session's HGETALL, its expiry (text) or PTTL[, the owner, the index's request]]],
     // or ['too_large', bytes] (lua/write.lua).
     const reply = (await withMigration(this.legacy, sid, key, send, mode === 'replace')) as [string, string | number, unknown?, (string | number)?, ...unknown[]];
     switch (reply[0]) {
-      case 'ok':
+      case 'ok': {
         if (this.index) {
           const request = indexRequestOf(reply.slice(5));
           if (request) await this.index.handle(key, sid, request, index?.info ?? (() => ''));
         }
-        return {
-          status: 'ok',
-          loaded: wantSession ? decodeWrittenSession(sid, flatPairs(reply[2]), reply[3]!) : undefined,
-          owner: this.index ? ((reply[4] as string | null | undefined) ?? null) : undefined,
-        };
+        const loaded = wantSession ? decodeWrittenSession(sid, flatPairs(reply[2]), reply[3]!) : undefined;
+        // A session this process follows: a write returning it is applied now (no read back);
+        // otherwise its change message brings the data, and this the expiry it set.
+        const followed = this.followed;
+        if (followed && loaded) await followed.adopt(sid, loaded, startedAt);
+        // (With a user index the script may cap the expiry at the index's deadline: the write's own time is not it.)
+        else if (followed && expiry.kind !== 'keep' && !this.index) followed.expiryMoved(sid, at[1] as number, startedAt);
+        return { status: 'ok', loaded, owner: this.index ? ((reply[4] as string | null | undefined) ?? null) : undefined };
+      }
       case 'gone':
+        await this.followed?.gone(sid);
         return { status: 'gone' };
       case 'conflict':
         return { status: 'conflict' };

@@ -64,6 +64,12 @@ export function indexRequestOf(parts: unknown[]): IndexRequest | undefined {
 /** With a user index: who a write says the session belongs to, and (lazily) its description. */
 export type WriteIndex = { spec: string; info: () => string };
 
+/** The owner recorded in a session's hash (`$u`), from its HGETALL; null for none. */
+export function ownerInHash(flat: readonly string[]): string | null {
+  for (let i = 0; i < flat.length; i += 2) if (flat[i] === '$u') return flat[i + 1];
+  return null;
+}
+
 /** An indexed get reply: [reply, owner, ...index request]; starts a due refresh in the background. */
 export function unwrapIndexed(sid: string, key: string, reply: unknown, index: UserIndex): { text: string; owner: string | null } | null {
   if (reply === null) return null;

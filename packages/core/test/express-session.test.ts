@@ -283,7 +283,7 @@ describe('a browser-session cookie changed by "remember me", without a data chan
   });
   afterEach(() => expect(app.errors).toEqual([]));
 
-  it('persists the new cookie and lifetime, and publishes nothing', async () => {
+  it('persists the new cookie and lifetime, and moves the version with a reload message (no values)', async () => {
     const browser = app.client();
     const { body } = await browser.post('/set', { user: 'ada' });
     const key = keyOf(body.id);
@@ -304,10 +304,14 @@ describe('a browser-session cookie changed by "remember me", without a data chan
     expect(Math.abs(Date.parse(next.body.session.cookie.expires) - (Date.now() + 30 * DAY))).toBeLessThan(TOLERANCE);
     expect(await admin.pttl(key)).toBeGreaterThan(30 * DAY - TOLERANCE);
 
-    // The cookie is never published: the first message is the data change that follows.
+    // The cookie is never published, but its change moves the version (a read from memory must
+    // know it): a reload, then the data change that follows.
     await browser.post('/set', { user: 'grace' });
-    await messages.waitFor(1);
-    expect(messages.parsed()).toEqual([{ format: 1, event: 'change', version: 2, set: { user: 'grace' }, unset: [] }]);
+    await messages.waitFor(2);
+    expect(messages.parsed()).toEqual([
+      { format: 1, event: 'reload', version: 2 },
+      { format: 1, event: 'change', version: 3, set: { user: 'grace' }, unset: [] },
+    ]);
   });
 });
 

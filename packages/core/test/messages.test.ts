@@ -36,7 +36,7 @@ let counter = 0;
 const freshSid = () => (nextSid = `msg-${++counter}-${process.pid}`);
 
 describe('change messages', () => {
-  it('publishes exactly one message per change, in version order, and none for unchanged saves, touches or cookie changes', async () => {
+  it('publishes exactly one message per change, in version order, none for unchanged saves or touches, and a reload for a cookie change', async () => {
     const sid = freshSid();
     const channel = `live_session:${sid}`;
     const messages = await subscribe(resources, redis, channel);
@@ -52,17 +52,18 @@ describe('change messages', () => {
     // Change 2 and 3 through requests: a new value, then a removed key.
     await browser.post('/count');
     await browser.post('/unset/flash');
-    // No change: a touch from outside, a cookie-only change.
+    // No change: a touch from outside. A cookie-only change: a reload (4), no values.
     await store.touch(sid, { cookie: cookieJson(HOUR), count: 2 } as never);
     await browser.post('/remember', { maxAge: 2 * HOUR });
-    // Changes 4 to 6 through the direct API; "$v" is an application key, published under its own name.
+    // Changes 5 to 8 through the direct API; "$v" is an application key, published under its own name.
     await store.putSession(sid, 'cart', [1]);
     await store.updateSession<number[]>(sid, 'cart', (cart = []) => [...cart, 2]);
     await store.putSession(sid, '$v', 'not the version');
     await store.deleteSessionKey(sid, 'cart');
     // No change: a putSession of the value already stored.
     await store.putSession(sid, 'count', 2);
-    // Change 8: a set with no request behind it replaces the whole session.
+    // Change 9: a set with no request behind it replaces the whole session (and its cookie: the
+    // same, but for the drift of originalMaxAge, and so a reload).
     await store.set(sid, { cookie: cookieJson(HOUR), count: 3 } as never);
     // Destroyed by a logout.
     await browser.post('/logout');
@@ -71,12 +72,13 @@ describe('change messages', () => {
       { format: 1, event: 'change', version: 1, set: { count: 1, flash: 'hi' }, unset: [] },
       { format: 1, event: 'change', version: 2, set: { count: 2 }, unset: [] },
       { format: 1, event: 'change', version: 3, set: {}, unset: ['flash'] },
-      { format: 1, event: 'change', version: 4, set: { cart: [1] }, unset: [] },
-      { format: 1, event: 'change', version: 5, set: { cart: [1, 2] }, unset: [] },
-      { format: 1, event: 'change', version: 6, set: { $v: 'not the version' }, unset: [] },
-      { format: 1, event: 'change', version: 7, set: {}, unset: ['cart'] },
-      { format: 1, event: 'change', version: 8, set: { count: 3 }, unset: ['$v'] },
-      { format: 1, event: 'destroy', version: 9, reason: 'logout' },
+      { format: 1, event: 'reload', version: 4 },
+      { format: 1, event: 'change', version: 5, set: { cart: [1] }, unset: [] },
+      { format: 1, event: 'change', version: 6, set: { cart: [1, 2] }, unset: [] },
+      { format: 1, event: 'change', version: 7, set: { $v: 'not the version' }, unset: [] },
+      { format: 1, event: 'change', version: 8, set: {}, unset: ['cart'] },
+      { format: 1, event: 'reload', version: 9 },
+      { format: 1, event: 'destroy', version: 10, reason: 'logout' },
     ];
     await messages.waitFor(expected.length);
     expect(messages.parsed()).toEqual(expected);

@@ -9,4 +9,4 @@ export {
   type LiveSocketData,
   type HandlerResult,
 } from './live-session';
-export type { SessionView, SessionValue, SessionChange } from './session-view';
+export type { SessionView, SessionValue, SessionChange } from '@live-session/core';

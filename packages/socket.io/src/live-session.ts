@@ -1,16 +1,27 @@
 /**
  * LiveSession: the socket.io glue. Joins each socket to the room of its express-session, follows
- * each session with local sockets (session-tracker.ts keeps its view true), gives the sockets and
- * the app's handlers every change and the end of the session with its reason, and sends the
- * browser only what the app chose to expose.
+ * each session with local sockets through the store's replica (@live-session/core keeps its view
+ * true: one subscriber connection per process, whoever follows), gives the sockets and the app's
+ * handlers every change and the end of the session with its reason, and sends the browser only
+ * what the app chose to expose.
  */
 import { EventEmitter } from 'node:events';
 import createDebug from 'debug';
-import { type DestroyReason, LiveSessionError, type LiveSessionStore, type SessionState, type UserSession } from '@live-session/core';
+import {
+  type DestroyReason,
+  type Follow,
+  type FollowedSession,
+  LiveSessionError,
+  type LiveSessionStore,
+  type SessionChange,
+  type SessionFollower,
+  type SessionReplica,
+  type SessionValue,
+  type SessionView,
+  type UserSession,
+  viewOf,
+} from '@live-session/core';
 import type { Namespace, Server, Socket } from 'socket.io';
-import type { FollowedSession } from './followed-session';
-import { SessionTracker } from './session-tracker';
-import { type SessionChange, type SessionValue, type SessionView, viewOf } from './session-view';
 
 const debug = createDebug('live-session:socket.io');
 
@@ -81,7 +92,16 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
   private readonly expose: ((session: SessionView) => unknown) | undefined;
   private readonly disconnectOnDestroy: boolean;
   private readonly keepAlive: boolean;
-  private readonly tracker: SessionTracker;
+  private readonly replica: SessionReplica;
+  /** Ends this server's use of the replica (close()). */
+  private readonly detach: () => void;
+  /** The follow of each room's session: a room is created with its first socket, deleted with its last. */
+  private readonly follows = new Map<string, Follow>();
+  private readonly follower: SessionFollower = {
+    changed: (session, change) => this.deliver(session, change),
+    ended: (session, reason) => this.ended(session, reason),
+    error: (err) => this.report(err),
+  };
   /** The last payload sent to the browsers of a session, as JSON, to send only real changes. */
   private readonly exposed = new WeakMap<FollowedSession, string | undefined>();
   /** The session id of each subscribed socket, as express-session gave it. */
@@ -89,7 +109,7 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
   /** Sockets whose events already count as activity (keepAlive). */
   private readonly watchedSockets = new WeakSet<Socket>();
   private readonly onCreateRoom = (room: string) => this.roomCreated(room);
-  private readonly onDeleteRoom = (room: string) => this.tracker.unfollow(room);
+  private readonly onDeleteRoom = (room: string) => this.roomDeleted(room);
 
   constructor(io: Server | Namespace, options: LiveSessionOptions) {
     super();
@@ -101,11 +121,8 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
     this.expose = options.expose;
     this.disconnectOnDestroy = options.disconnectOnDestroy ?? false;
     this.keepAlive = options.keepAlive ?? false;
-    this.tracker = new SessionTracker(this.store, {
-      changed: (session, change) => this.deliver(session, change),
-      ended: (session, reason) => this.ended(session, reason),
-      error: (err) => this.report(err),
-    });
+    this.replica = this.store.replica;
+    this.detach = this.replica.attach();
     // Subscriptions follow the room lifecycle: the first local socket of a session creates its room.
     this.nsp.adapter.on('create-room', this.onCreateRoom);
     this.nsp.adapter.on('delete-room', this.onDeleteRoom);
@@ -147,7 +164,8 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
    */
   async putSession<K extends string>(target: SessionTarget, key: K, value: SessionValue<K>): Promise<SessionView> {
     const sid = this.sessionIdOf(target);
-    return this.adopt(sid, await this.whileLive(sid, this.store.putSessionState(sid, key, value)));
+    // The store applies its own writes to the sessions this process follows before it resolves.
+    return viewOf((await this.whileLive(sid, this.store.putSessionState(sid, key, value))).session);
   }
 
   /**
@@ -157,7 +175,7 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
    */
   async updateSession<K extends string, T extends SessionValue<K> = SessionValue<K>>(target: SessionTarget, key: K, fn: SessionUpdater<T>): Promise<SessionView> {
     const sid = this.sessionIdOf(target);
-    return this.adopt(sid, await this.whileLive(sid, this.store.updateSessionState(sid, key, fn)));
+    return viewOf((await this.whileLive(sid, this.store.updateSessionState(sid, key, fn))).session);
   }
 
   /**
@@ -210,16 +228,21 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
     };
   }
 
-  /** The channels this process is subscribed to (one per session with local sockets). */
+  /** The channels this process is subscribed to (one per session followed here: with local sockets, or in the store's cache). */
   get channels(): string[] {
-    return this.tracker.channels;
+    return this.replica.channels;
   }
 
-  /** Stops listening: closes the subscriber connection (the store's client stays open). */
+  /**
+   * Stops listening: lets go of this server's sessions; the store's subscriber connection closes
+   * once nothing else uses it (the store's client stays open).
+   */
   async close(): Promise<void> {
     this.nsp.adapter.off('create-room', this.onCreateRoom);
     this.nsp.adapter.off('delete-room', this.onDeleteRoom);
-    await this.tracker.close();
+    for (const follow of this.follows.values()) follow.release();
+    this.follows.clear();
+    this.detach();
   }
 
   // ---- Internals
@@ -247,12 +270,13 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
       // In the middleware the socket is not connected yet; anywhere else it must be.
       if (!handshake && !socket.connected) return false;
       const key = this.store.keyOf(sid);
-      const room = this.tracker.get(key)?.key ?? key; // one string per session, not one per socket
+      const room = this.follows.get(key)?.session.key ?? key; // one string per session, not one per socket
       this.sessionIds.set(socket, sid);
       await socket.join(room);
-      const ready = await this.tracker.ready(room);
-      const followed = this.tracker.get(room);
-      if (!ready || !followed) return false; // left again before we got here
+      const follow = this.follows.get(room);
+      const ready = await follow?.ready;
+      const followed = follow?.session;
+      if (!ready || !followed || this.follows.get(room) !== follow) return false; // left again before we got here
       if (ready === 'missing') {
         // express-session made this id for the handshake but never stored it: nothing to follow.
         this.sessionIds.delete(socket);
@@ -277,7 +301,12 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
 
   private roomCreated(room: string): void {
     const { prefix } = this.store.options;
-    if (room.startsWith(prefix)) this.tracker.follow(room, room.slice(prefix.length));
+    if (room.startsWith(prefix) && !this.follows.has(room)) this.follows.set(room, this.replica.follow(room.slice(prefix.length), this.follower));
+  }
+
+  private roomDeleted(room: string): void {
+    this.follows.get(room)?.release();
+    this.follows.delete(room);
   }
 
   /** keepAlive: every event this socket sends counts as use of its current session. */
@@ -286,30 +315,17 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
     this.watchedSockets.add(socket);
     socket.use((_packet, next) => {
       const sid = this.sessionIds.get(socket);
-      if (sid !== undefined) this.tracker.activity(this.store.keyOf(sid));
+      if (sid !== undefined) this.replica.activity(sid);
       next();
     });
   }
 
-  /**
-   * A write made through this process returns the session at its version: the local sockets get
-   * it now (the message that follows has that version and is skipped), so after `await
-   * putSession(socket, ...)` the socket's view already holds the write.
-   */
-  private async adopt(sid: string, state: SessionState): Promise<SessionView> {
-    const followed = this.tracker.get(this.store.keyOf(sid));
-    if (followed) await followed.adopt(state).catch((err: unknown) => this.report(err));
-    return viewOf(state.session);
-  }
-
-  /** A write that finds the session gone ends its view here too, before the caller hears of it. */
-  private async whileLive<T>(sid: string, write: Promise<T>): Promise<T> {
+  /** A call that finds the session gone ends its view here too, before the caller hears of it. */
+  private async whileLive<T>(sid: string, call: Promise<T>): Promise<T> {
     try {
-      return await write;
+      return await call;
     } catch (err) {
-      if (err instanceof LiveSessionError && err.code === 'ERR_LIVE_SESSION_NOT_FOUND') {
-        await this.tracker.get(this.store.keyOf(sid))?.expire().catch((e: unknown) => this.report(e));
-      }
+      if (err instanceof LiveSessionError && err.code === 'ERR_LIVE_SESSION_NOT_FOUND') await this.replica.gone(sid);
       throw err;
     }
   }
@@ -348,7 +364,7 @@ export class LiveSession extends EventEmitter<LiveSessionEvents> {
 
   private followed(socket: Socket): FollowedSession | undefined {
     const sid = this.sessionIds.get(socket);
-    return sid === undefined ? undefined : this.tracker.get(this.store.keyOf(sid));
+    return sid === undefined ? undefined : this.follows.get(this.store.keyOf(sid))?.session;
   }
 
   private socketsOf(room: string): Socket[] {

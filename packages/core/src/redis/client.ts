@@ -38,12 +38,20 @@ export interface SubscriberEvents {
    * whatever was published in between is lost.
    */
   moved(): void;
+  /** The connection closed or is reconnecting: messages may be lost until the next `ready`. */
+  lost(): void;
 }
 
 /** The subscriber connection: a duplicate of the app's client, for pub/sub only. */
 export interface SubscriberConnection {
   subscribe(channel: string): Promise<void>;
   unsubscribe(channel: string): Promise<void>;
+  /**
+   * PING on the subscriber connection itself (not on a Cluster, whose subscriptions are spread over
+   * one connection per shard): Redis answers a connection in order, so the answer comes after every
+   * message it queued to this connection before it read the PING.
+   */
+  ping?(): Promise<void>;
   close(): Promise<void>;
 }
 

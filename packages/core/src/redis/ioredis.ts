@@ -67,11 +67,13 @@ export class IoRedisConnection implements RedisConnection {
     connection.on(sharded ? 'smessage' : 'message', (channel: string, message: string) => events.message(channel, message));
     connection.on('error', () => undefined); // reconnects by itself; commands report their own failures
     connection.on('ready', () => events.ready(false));
+    connection.on('close', () => events.lost());
     // A Cluster's sharded subscribers follow slot moves (a failover) and subscribe again by themselves.
     if (this.client.isCluster && sharded) connection.on('subscribersReady', () => events.moved());
     return {
       subscribe: async (channel) => void (await (sharded ? connection.ssubscribe(channel) : connection.subscribe(channel))),
       unsubscribe: async (channel) => void (await (sharded ? connection.sunsubscribe(channel) : connection.unsubscribe(channel))),
+      ...(this.client.isCluster ? {} : { ping: async () => void (await (connection as Redis).ping()) }),
       close: async () => connection.disconnect(),
     };
   }

@@ -91,10 +91,12 @@ function clientSubscriber(client: NodeRedisClient, sharded: boolean, events: Sub
   const listener = (message: string | Buffer, channel: string | Buffer) => events.message(String(channel), String(message));
   connection.on('error', () => undefined); // reconnects by itself; commands report their own failures
   connection.on('ready', () => events.ready(true));
+  for (const event of ['reconnecting', 'end']) connection.on(event, () => events.lost());
   connection.connect().catch(() => undefined); // the reconnect strategy gave up: subscribe calls fail
   return {
     subscribe: async (channel) => void (await (sharded ? connection.sSubscribe(channel, listener) : connection.subscribe(channel, listener))),
     unsubscribe: async (channel) => void (await (sharded ? connection.sUnsubscribe(channel, listener) : connection.unsubscribe(channel, listener))),
+    ping: async () => void (await connection.sendCommand(['PING'])),
     close: async () => connection.destroy(),
   };
 }

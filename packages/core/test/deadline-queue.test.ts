@@ -3,7 +3,7 @@
  * they went in and whatever was filtered out, checked against a sorted list on seeded random data.
  */
 import { seededRandom } from '@live-session/test-support';
-import { DeadlineQueue } from '../src/deadline-queue';
+import { DeadlineQueue } from '../src/replica/deadline-queue';
 
 describe('DeadlineQueue', () => {
   it('is empty at first', () => {

@@ -1,5 +1,5 @@
 /**
- * ExpiryWatch: notices, within moments, that a session with sockets here has expired, without
+ * ExpiryWatch: notices, within moments, that a session followed here has expired, without
  * Redis keyspace notifications (at-most-once, node-local on a Cluster, and late by seconds to
  * minutes under load).
  *
@@ -40,7 +40,6 @@ export class ExpiryWatch {
   private timer: NodeJS.Timeout | undefined;
   /** The check the timer is set for. */
   private timerAt = Infinity;
-  private closed = false;
 
   constructor(private readonly checks: ExpiryChecks) {}
 
@@ -48,7 +47,7 @@ export class ExpiryWatch {
   watch(session: FollowedSession): void {
     this.unwatch(session);
     const at = session.expiresAt;
-    if (this.closed || session.ended || at === null || !Number.isFinite(at)) return;
+    if (session.ended || at === null || !Number.isFinite(at)) return;
     this.schedule(session, at + MARGIN_MS);
   }
 
@@ -56,10 +55,11 @@ export class ExpiryWatch {
     this.checkAt.delete(session);
   }
 
-  close(): void {
-    this.closed = true;
+  /** Stops watching every session (in-flight checks find them unwatched). */
+  clear(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
+    this.timerAt = Infinity;
     this.checkAt.clear();
     this.queue.clear();
   }
@@ -100,7 +100,7 @@ export class ExpiryWatch {
       expiries = await this.checks.check(batch.map((session) => session.sid));
     } catch (err) {
       this.checks.report(err);
-      for (const session of batch) if (!this.closed && !session.ended && !this.checkAt.has(session)) this.schedule(session, Date.now() + RETRY_MS);
+      for (const session of batch) if (!session.ended && !this.checkAt.has(session)) this.schedule(session, Date.now() + RETRY_MS);
       return;
     }
     for (const session of batch) {

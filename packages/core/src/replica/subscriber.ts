@@ -1,24 +1,26 @@
 /**
- * How change messages travel: ONE subscriber connection per LiveSession (a duplicate of the
- * store's client, ioredis or node-redis alike: @live-session/core's RedisConnection), subscribed
- * to exactly the channels of the sessions that have sockets here. What a message means is
- * followed-session.ts's business (through session-tracker.ts), not this module's.
+ * How change messages travel: ONE subscriber connection per replica (a duplicate of the store's
+ * client, ioredis or node-redis alike, through the seam in ../redis), subscribed to exactly the
+ * channels of the sessions this process follows. What a message means is followed-session.ts's
+ * business (through replica.ts), not this module's.
  */
 import createDebug from 'debug';
-import type { RedisConnection, SubscriberConnection } from '@live-session/core';
+import type { RedisConnection, SubscriberConnection } from '../redis';
 
 const debug = createDebug('live-session:subscriber');
 
-export interface SubscriberEvents {
+export interface ChannelEvents {
   /** A message arrived on a channel. */
   message(channel: string, message: string): void;
+  /** The connection dropped: messages may be lost from now until `resubscribed`. */
+  lost(): void;
   /** The connection came back and every wanted channel is subscribed again: whatever was published meanwhile is lost. */
   resubscribed(channels: string[]): void;
 }
 
 export class ChannelSubscriber {
   private readonly connection: SubscriberConnection;
-  /** Channels that should be subscribed (the room lifecycle decides). */
+  /** Channels that should be subscribed (the followers decide). */
   private readonly wanted = new Set<string>();
   /** Channels Redis has confirmed. */
   private readonly active = new Set<string>();
@@ -27,18 +29,31 @@ export class ChannelSubscriber {
   private connectedOnce = false;
   private closed = false;
 
-  constructor(redis: RedisConnection, mode: 'publish' | 'spublish', private readonly events: SubscriberEvents) {
+  constructor(redis: RedisConnection, mode: 'publish' | 'spublish', private readonly events: ChannelEvents) {
     this.connection = redis.subscriber(mode === 'spublish', {
       message: (channel, message) => {
         if (this.active.has(channel)) this.events.message(channel, message);
       },
       ready: (kept) => this.onReady(kept),
+      lost: () => {
+        if (!this.closed) this.events.lost();
+      },
       // A Cluster's subscriptions followed a failover to other nodes: messages published in
       // between are lost, so those sessions must be read again.
       moved: () => {
         if (!this.closed && this.active.size > 0) this.events.resubscribed([...this.active]);
       },
     });
+  }
+
+  /** Whether a PING on this connection orders it after the messages queued before (not on a Cluster: see ../redis). */
+  get canPing(): boolean {
+    return this.connection.ping !== undefined;
+  }
+
+  /** PING on the subscriber connection: resolves after every message Redis queued to it before reading it. */
+  ping(): Promise<void> {
+    return this.connection.ping!();
   }
 
   /** Wants `channel` subscribed; resolves once Redis confirmed (or it is no longer wanted). */
@@ -51,6 +66,11 @@ export class ChannelSubscriber {
   unsubscribe(channel: string): Promise<void> {
     this.wanted.delete(channel);
     return this.sync(channel);
+  }
+
+  /** Whether Redis has confirmed `channel`. */
+  has(channel: string): boolean {
+    return this.active.has(channel);
   }
 
   /** The channels Redis has confirmed (for tests and metrics). */
@@ -106,7 +126,7 @@ export class ChannelSubscriber {
     if (reconnected && !kept) this.active.clear();
     const resubscribed = reconnected ? [...this.active] : [];
     const missing = [...this.wanted].filter((channel) => !this.active.has(channel));
-    if (missing.length === 0 && resubscribed.length === 0) return;
+    if (!reconnected && missing.length === 0) return;
     debug('(re)connected: subscribing %d channels, %d kept', missing.length, resubscribed.length);
     void Promise.all(missing.map((channel) => this.sync(channel))).then(() => {
       if (!this.closed) this.events.resubscribed([...resubscribed, ...missing.filter((channel) => this.active.has(channel))]);

@@ -1,12 +1,16 @@
 /**
- * A socket's view of its session: the session's data without the cookie (express-session's
- * transport detail, never published), as plain immutable snapshots, one per version.
+ * A session as its followers see it: the session's data without the cookie (express-session's
+ * transport detail, never published), as immutable snapshots, one per version.
+ *
+ * Views are frozen all the way down: one view is shared by every follower of the session (every
+ * socket, stream and the store's cache), so a follower that changed a nested value would change it
+ * for all of them, and the store's cache would then serve data Redis never held.
  */
-import type { ChangeMessage } from '@live-session/core';
 import type { SessionData } from 'express-session';
+import type { ChangeMessage } from '../message';
 
 /**
- * A session as sockets see it: the app's `SessionData` (as its `declare module 'express-session'`
+ * A session as followers see it: the app's `SessionData` (as its `declare module 'express-session'`
  * augmentation declares it) without the cookie, read-only; keys it did not declare are `unknown`.
  */
 export type SessionView = Readonly<Omit<Partial<SessionData>, 'cookie'>> & Readonly<Record<string, unknown>>;
@@ -23,17 +27,20 @@ export interface SessionChange {
   unset: readonly string[];
 }
 
-/** The view of a full session as the store returns it. */
+export const EMPTY_VIEW: SessionView = Object.freeze({});
+
+/** The view of a full session as the store read it (its values are fresh from JSON: frozen here). */
 export function viewOf(session: object): SessionView {
   const view: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(session)) {
-    if (key !== 'cookie') define(view, key, value);
+    if (key !== 'cookie') define(view, key, deepFreeze(value));
   }
   return Object.freeze(view);
 }
 
-/** The next view after a change message. */
+/** The next view after a change message (whose values are fresh from JSON.parse: frozen here). */
 export function applyChange(view: SessionView, change: ChangeMessage): SessionView {
+  for (const key of Object.keys(change.set)) deepFreeze(change.set[key]);
   // The usual change only sets keys: spread copies in one step, and like define it creates own
   // data properties (a "__proto__" key stays data).
   if (change.unset.length === 0) return Object.freeze({ ...view, ...change.set });
@@ -58,4 +65,13 @@ export function diffViews(before: SessionView, after: SessionView, version: numb
 /** A key such as "__proto__" stays data: never assigned, always defined. */
 function define(target: Record<string, unknown>, key: string, value: unknown): void {
   Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
+/** Freezes a JSON value and everything in it (JSON has no cycles). */
+function deepFreeze(value: unknown): unknown {
+  if (typeof value !== 'object' || value === null || Object.isFrozen(value)) return value;
+  Object.freeze(value);
+  if (Array.isArray(value)) for (const item of value) deepFreeze(item);
+  else for (const key of Object.keys(value)) deepFreeze((value as Record<string, unknown>)[key]);
+  return value;
 }

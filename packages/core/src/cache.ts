@@ -1,0 +1,182 @@
+/**
+ * The store's read cache (the `cache` option): reads of sessions this process follows are served
+ * from the replica (replica/replica.ts), exact on every server, without a Redis read.
+ *
+ * Which sessions: up to `maxSessions`, each followed (subscribed) while it is in the cache. A
+ * session read for the first time is taken in while there is room; once the cache is full, a
+ * session is taken in only if it was read twice more recently than the least recently read cached
+ * session was last read (then that one is let go). A steady working set larger than the cache so
+ * never churns: it keeps the sessions it has, and the rest are read from Redis as without a cache.
+ * A session not read for `idleAfter` ms is let go.
+ *
+ * What a served read still asks of Redis: nothing, while Redis confirmed the session exists less
+ * than CONFIRM_MS ago (a read, a write, a refresh through this process); after that one command,
+ * which refreshes the lifetime as a read does (PEXPIRE by the session's refresh interval; PTTL for
+ * a session whose cookie fixes its expiry; the touch script with a user index). So a session
+ * deleted outside the library (DEL, FLUSHALL, eviction: no message says so) is served at most
+ * CONFIRM_MS after it went, and a session whose TTL may have passed is never served.
+ */
+import type { LoadedSession } from './fields';
+import type { Follow, FollowedSession, SessionReplica } from './replica';
+
+/**
+ * How long Redis's word that a session exists is taken (ms): a session deleted outside the library
+ * is served at most this long after. Under a second, as documented.
+ */
+export const CONFIRM_MS = 900;
+/** A session this close to its known expiry (ms) is read from Redis, which knows whether another server moved it. */
+const EXPIRY_MARGIN_MS = 50;
+
+export interface CacheOptions {
+  maxSessions: number;
+  idleAfter: number;
+}
+
+/** What the cache asks of the store. */
+export interface CacheHost {
+  /**
+   * Confirms that a session still exists and refreshes its lifetime as a read does: its new expiry
+   * (Infinity without TTL), or null when it is gone.
+   */
+  confirm(session: FollowedSession): Promise<number | null>;
+}
+
+interface Cached {
+  readonly follow: Follow;
+  lastReadAt: number;
+  /** Read since the victim search last looked at it. */
+  referenced: boolean;
+}
+
+export class ReadCache {
+  /** The cached sessions, by id, roughly least recently read first (a second chance moves them back). */
+  private readonly cached = new Map<string, Cached>();
+  /** Sessions read from Redis while the cache was full, and when: a second read may take them in. */
+  private readonly missed = new Map<string, number>();
+  private readonly sweeper: NodeJS.Timeout;
+
+  constructor(
+    private readonly replica: SessionReplica,
+    private readonly options: CacheOptions,
+    private readonly host: CacheHost,
+  ) {
+    this.sweeper = setInterval(() => this.sweep(), Math.max(1000, options.idleAfter / 4)).unref();
+  }
+
+  /**
+   * The session from memory (null: it is gone), or undefined when Redis must be read. Taking a
+   * session in reads it once, through the replica, and serves that read.
+   */
+  async get(sid: string): Promise<LoadedSession | null | undefined> {
+    const now = Date.now();
+    const entry = this.cached.get(sid);
+    if (!entry) return this.admit(sid, now) ? this.first(sid) : undefined;
+    entry.lastReadAt = now;
+    entry.referenced = true;
+    const session = await this.replica.current(sid);
+    return session && this.serve(session);
+  }
+
+  /** The session from memory if the cache holds it (null: it is gone), else undefined; never takes one in. */
+  async peek(sid: string): Promise<LoadedSession | null | undefined> {
+    if (!this.cached.has(sid)) return undefined;
+    const session = await this.replica.current(sid);
+    return session && this.serve(session);
+  }
+
+  /** How many sessions the cache holds. */
+  get size(): number {
+    return this.cached.size;
+  }
+
+  close(): void {
+    clearInterval(this.sweeper);
+    for (const entry of this.cached.values()) entry.follow.release();
+    this.cached.clear();
+    this.missed.clear();
+  }
+
+  /** The first read of a session taken in: the replica's read after subscribing, which started after this read did. */
+  private async first(sid: string): Promise<LoadedSession | null | undefined> {
+    const entry = this.cached.get(sid);
+    if (!entry) return undefined;
+    const outcome = await entry.follow.ready;
+    if (outcome === 'missing') return null;
+    if (outcome === 'failed') return undefined; // let the store's read report what fails
+    const session = entry.follow.session;
+    return session.ended ? undefined : this.serve(session);
+  }
+
+  private async serve(session: FollowedSession): Promise<LoadedSession | null | undefined> {
+    const startedAt = Date.now();
+    if (session.expiresAt === null || startedAt >= session.expiresAt - EXPIRY_MARGIN_MS) return undefined;
+    if (startedAt - session.confirmedAt > CONFIRM_MS) {
+      const expiresAt = await this.host.confirm(session);
+      if (expiresAt === null) return null; // the store told the replica it is gone
+      session.expiryMoved(expiresAt, startedAt);
+    }
+    if (session.ended) return undefined;
+    const now = Date.now();
+    const refresh = session.refreshInterval;
+    // The cookie as this request's touch leaves it: `refresh` from now, or the fixed expiry.
+    return session.snapshot(refresh !== null ? now + refresh : session.expiresAt === Number.POSITIVE_INFINITY ? null : session.expiresAt);
+  }
+
+  /** Whether to take a session that missed into the cache; when so, it is followed from now on. */
+  private admit(sid: string, now: number): boolean {
+    if (this.cached.size >= this.options.maxSessions) {
+      const previous = this.missed.get(sid);
+      const victim = this.victim();
+      // Read twice, the second time more recently than the victim was last read: it takes its place.
+      if (previous === undefined || victim === undefined || now - previous >= now - victim[1].lastReadAt) {
+        this.remember(sid, now);
+        return false;
+      }
+      this.drop(victim[0], victim[1]);
+    }
+    this.missed.delete(sid);
+    const follow = this.replica.follow(sid, {
+      // An ended session leaves the cache (its next read misses, and reads Redis).
+      ended: () => {
+        const entry = this.cached.get(sid);
+        if (entry?.follow === follow) this.drop(sid, entry);
+      },
+    });
+    this.cached.set(sid, { follow, lastReadAt: now, referenced: false });
+    return true;
+  }
+
+  /**
+   * About the least recently read cached session (a second chance, as CLOCK: one read since it
+   * was last looked at sends it to the back), without moving every entry on every read.
+   */
+  private victim(): [string, Cached] | undefined {
+    for (let tries = 0; tries < 16; tries++) {
+      const first = this.cached.entries().next();
+      if (first.done) return undefined;
+      const [sid, entry] = first.value;
+      if (!entry.referenced) return first.value;
+      entry.referenced = false;
+      this.cached.delete(sid);
+      this.cached.set(sid, entry);
+    }
+    return this.cached.entries().next().value;
+  }
+
+  private remember(sid: string, now: number): void {
+    this.missed.delete(sid);
+    this.missed.set(sid, now);
+    if (this.missed.size > this.options.maxSessions) this.missed.delete(this.missed.keys().next().value!);
+  }
+
+  private drop(sid: string, entry: Cached): void {
+    this.cached.delete(sid);
+    entry.follow.release();
+  }
+
+  /** Lets go of the sessions nobody read for `idleAfter` ms. */
+  private sweep(): void {
+    const before = Date.now() - this.options.idleAfter;
+    for (const [sid, entry] of this.cached) if (entry.lastReadAt < before) this.drop(sid, entry);
+  }
+}
