@@ -15,9 +15,11 @@ export const OURS = 'live-session';
 export const CONNECT_REDIS = 'connect-redis';
 export const CONNECT_REDIS_10 = 'connect-redis 10 (node-redis)';
 export type StoreName = typeof OURS | typeof CONNECT_REDIS;
-/** This store on a node-redis client: measured once the store takes one (issue 13); skipped while it refuses it. */
+/** This store on a node-redis client. */
 export const OURS_NODE_REDIS = 'live-session (node-redis)';
-export type AnyStoreName = StoreName | typeof CONNECT_REDIS_10 | typeof OURS_NODE_REDIS;
+/** express-session's own MemoryStore: one process, no network, JSON per request (the limit of a read). */
+export const MEMORY_STORE = 'MemoryStore';
+export type AnyStoreName = StoreName | typeof CONNECT_REDIS_10 | typeof OURS_NODE_REDIS | typeof MEMORY_STORE;
 
 export const DAY = 24 * 60 * 60 * 1000;
 
@@ -43,6 +45,7 @@ export interface OpenStore {
  * (node-redis always writes the commands of one tick together).
  */
 export async function openStore(name: AnyStoreName, url: string, prefix: string, { autoPipelining = false, options = {} as OurOptions } = {}): Promise<OpenStore> {
+  if (name === MEMORY_STORE) return { store: new session.MemoryStore(), close: async () => undefined };
   if (name === CONNECT_REDIS_10 || name === OURS_NODE_REDIS) {
     const client = createClient({ url });
     client.on('error', () => undefined); // a failed command rejects; the run then fails on it
@@ -52,14 +55,20 @@ export async function openStore(name: AnyStoreName, url: string, prefix: string,
         name === CONNECT_REDIS_10
           ? new RedisStore10({ client, prefix })
           : new LiveSessionStore({ ...options, client: client as unknown as ConstructorParameters<typeof LiveSessionStore>[0]['client'], prefix });
-      return { store, close: () => client.close() };
+      return { store, close: () => closeOurs(store).then(() => client.close()) };
     } catch (err) {
       await client.close();
       throw err;
     }
   }
   const client = newClient(url, { autoPipelining });
-  return { store: createStore(name as StoreName, client, prefix, options), close: () => client.quit() };
+  const store = createStore(name as StoreName, client, prefix, options);
+  return { store, close: () => closeOurs(store).then(() => client.quit()) };
+}
+
+/** Ours with a cache holds a subscriber connection: closed before its client. */
+function closeOurs(store: session.Store): Promise<void> {
+  return store instanceof LiveSessionStore ? store.close() : Promise.resolve();
 }
 
 /** A cookie as express-session creates it for `cookie: { maxAge: DAY }`. */

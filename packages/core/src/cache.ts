@@ -30,6 +30,8 @@ const EXPIRY_MARGIN_MS = 50;
 export interface CacheOptions {
   maxSessions: number;
   idleAfter: number;
+  /** How far a session's expiry may lag behind a read before the read refreshes it (the store's touchGrace). */
+  touchGrace: number;
 }
 
 /** What the cache asks of the store. */
@@ -65,23 +67,25 @@ export class ReadCache {
 
   /**
    * The session from memory (null: it is gone), or undefined when Redis must be read. Taking a
-   * session in reads it once, through the replica, and serves that read.
+   * session in reads it once, through the replica, and serves that read. `refresh`: a read that
+   * refreshes the lifetime (the direct API's): when the expiry lags by more than touchGrace, the
+   * command that confirms the session is due at once.
    */
-  async get(sid: string): Promise<LoadedSession | null | undefined> {
+  async get(sid: string, refresh: boolean): Promise<LoadedSession | null | undefined> {
     const now = Date.now();
     const entry = this.cached.get(sid);
-    if (!entry) return this.admit(sid, now) ? this.first(sid) : undefined;
+    if (!entry) return this.admit(sid, now) ? this.first(sid, refresh) : undefined;
     entry.lastReadAt = now;
     entry.referenced = true;
     const session = await this.replica.current(sid);
-    return session && this.serve(session);
+    return session && this.serve(session, refresh);
   }
 
-  /** The session from memory if the cache holds it (null: it is gone), else undefined; never takes one in. */
-  async peek(sid: string): Promise<LoadedSession | null | undefined> {
+  /** get(), only if the cache holds the session: never takes one in. */
+  async peek(sid: string, refresh: boolean): Promise<LoadedSession | null | undefined> {
     if (!this.cached.has(sid)) return undefined;
     const session = await this.replica.current(sid);
-    return session && this.serve(session);
+    return session && this.serve(session, refresh);
   }
 
   /** How many sessions the cache holds. */
@@ -97,29 +101,31 @@ export class ReadCache {
   }
 
   /** The first read of a session taken in: the replica's read after subscribing, which started after this read did. */
-  private async first(sid: string): Promise<LoadedSession | null | undefined> {
+  private async first(sid: string, refresh: boolean): Promise<LoadedSession | null | undefined> {
     const entry = this.cached.get(sid);
     if (!entry) return undefined;
     const outcome = await entry.follow.ready;
     if (outcome === 'missing') return null;
     if (outcome === 'failed') return undefined; // let the store's read report what fails
     const session = entry.follow.session;
-    return session.ended ? undefined : this.serve(session);
+    return session.ended ? undefined : this.serve(session, refresh);
   }
 
-  private async serve(session: FollowedSession): Promise<LoadedSession | null | undefined> {
+  private async serve(session: FollowedSession, refresh: boolean): Promise<LoadedSession | null | undefined> {
     const startedAt = Date.now();
-    if (session.expiresAt === null || startedAt >= session.expiresAt - EXPIRY_MARGIN_MS) return undefined;
-    if (startedAt - session.confirmedAt > CONFIRM_MS) {
-      const expiresAt = await this.host.confirm(session);
-      if (expiresAt === null) return null; // the store told the replica it is gone
-      session.expiryMoved(expiresAt, startedAt);
+    const { expiresAt, refreshInterval } = session;
+    if (expiresAt === null || startedAt >= expiresAt - EXPIRY_MARGIN_MS) return undefined;
+    const lags = refresh && refreshInterval !== null && startedAt + refreshInterval - expiresAt > this.options.touchGrace;
+    if (lags || startedAt - session.confirmedAt > CONFIRM_MS) {
+      const confirmed = await this.host.confirm(session);
+      if (confirmed === null) return null; // the store told the replica it is gone
+      session.expiryMoved(confirmed, startedAt);
     }
     if (session.ended) return undefined;
-    const now = Date.now();
-    const refresh = session.refreshInterval;
-    // The cookie as this request's touch leaves it: `refresh` from now, or the fixed expiry.
-    return session.snapshot(refresh !== null ? now + refresh : session.expiresAt === Number.POSITIVE_INFINITY ? null : session.expiresAt);
+    // The cookie as this request's touch leaves it: the refresh interval from now, or the fixed expiry.
+    const interval = session.refreshInterval;
+    const fixed = session.expiresAt === Number.POSITIVE_INFINITY ? null : session.expiresAt;
+    return session.snapshot(interval !== null ? Date.now() + interval : fixed);
   }
 
   /** Whether to take a session that missed into the cache; when so, it is followed from now on. */

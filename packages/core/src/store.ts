@@ -117,7 +117,7 @@ export class LiveSessionStore extends session.Store {
     const { cache } = this.options;
     if (cache) {
       this.detachCache = this.replica.attach();
-      this.cache = new ReadCache(this.replica, cache, { confirm: (session) => this.confirm(session) });
+      this.cache = new ReadCache(this.replica, { ...cache, touchGrace: this.options.touchGrace }, { confirm: (session) => this.confirm(session) });
     }
   }
 
@@ -157,9 +157,13 @@ export class LiveSessionStore extends session.Store {
 
   // ---- express-session's Store interface (promises, or callbacks as express-session passes them)
 
+  /**
+   * With a callback (express-session's read of a request): the lifetime moves with the `touch` or
+   * `set` that ends the request. As a promise (a read outside a request): refreshed as getSession.
+   */
   override get(sid: string, callback?: Callback<SessionData | null>): Promise<SessionData | null> {
+    if (!callback) return this.readRefreshed(sid).then(dataOf);
     const loading = this.read(sid);
-    if (!callback) return loading.then(dataOf);
     // express-session calls createSession(req, data) from inside this callback (when it loads a
     // session and in Session#reload): that is when what was read is handed over to the request. A
     // session loaded through the promise is saved whole, as other stores do.
@@ -253,7 +257,7 @@ export class LiveSessionStore extends session.Store {
     const cache = this.cache;
     if (cache) {
       // Those the cache holds from memory, the rest in one round trip.
-      const hits = await Promise.all(sids.map((sid) => cache.peek(sid)));
+      const hits = await Promise.all(sids.map((sid) => cache.peek(sid, true)));
       const rest = sids.filter((_, i) => hits[i] === undefined);
       const read = rest.length > 0 && rest.length < sids.length ? await this.readStates(rest, rest.map((sid) => this.keyOf(sid))) : undefined;
       if (rest.length < sids.length) {
@@ -323,7 +327,7 @@ export class LiveSessionStore extends session.Store {
     for (let attempt = 0; attempt < this.options.updateAttempts; attempt++) {
       // The compare-and-set below compares the stored strings: the cache's are encoded again from
       // what it holds, the same strings for whatever this store wrote; after a conflict, Redis's own.
-      const loaded = attempt === 0 && this.cache ? ((await this.cache.get(sid)) ?? (await this.readExact(sid))) : await this.readExact(sid);
+      const loaded = attempt === 0 && this.cache ? ((await this.cache.get(sid, false)) ?? (await this.readExact(sid))) : await this.readExact(sid);
       if (!loaded) throw notFound(sid);
       const current = loaded.storedFields().get(field);
       const next = await fn(current === undefined ? undefined : (loaded.data[key] as T));
@@ -430,16 +434,23 @@ export class LiveSessionStore extends session.Store {
     } catch (err) {
       return Promise.reject(err);
     }
-    return cache.get(sid).then((hit) => (hit !== undefined ? hit : this.fetch(sid)));
+    return cache.get(sid, false).then((hit) => (hit !== undefined ? hit : this.fetch(sid)));
   }
 
-  /** The direct API's read, which refreshes the lifetime: from memory (cache.ts), or the get script. */
+  /**
+   * A read that refreshes the lifetime (the direct API's, and `get` outside a request): from memory
+   * (cache.ts; a lifetime lagging by more than touchGrace is refreshed), or the get script.
+   */
   private readRefreshed(sid: string): Promise<LoadedSession | null> {
     const cache = this.cache;
     const read = () => this.readScript(sid).catch((err: unknown) => this.migrated(sid, err, () => this.readScript(sid)));
     if (!cache) return read();
-    checkSid(sid);
-    return cache.get(sid).then((hit) => (hit !== undefined ? hit : read()));
+    try {
+      checkSid(sid);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return cache.get(sid, true).then((hit) => (hit !== undefined ? hit : read()));
   }
 
   /**

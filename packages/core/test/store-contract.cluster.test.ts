@@ -18,4 +18,13 @@ for (const kind of CLIENT_KINDS) {
     const client = await createTestClient(kind, { cluster: (await cluster).nodes });
     return { client, close: () => client.close(), masters: MASTERS };
   });
+  storeContractSuite(
+    `Redis Cluster, 3 masters, ${kind}, reads from memory (cache)`,
+    async () => {
+      cluster ??= startCluster({ masters: MASTERS });
+      const client = await createTestClient(kind, { cluster: (await cluster).nodes });
+      return { client, close: () => client.close(), masters: MASTERS };
+    },
+    { prefix: 'contract[c]:', options: { cache: true } },
+  );
 }

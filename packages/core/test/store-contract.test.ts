@@ -14,4 +14,13 @@ for (const kind of CLIENT_KINDS) {
     const client = await createTestClient(kind, { url: (await redis).url });
     return { client, close: () => client.close() };
   });
+  storeContractSuite(
+    `standalone Redis, ${kind}, reads from memory (cache)`,
+    async () => {
+      redis ??= startRedis();
+      const client = await createTestClient(kind, { url: (await redis).url });
+      return { client, close: () => client.close() };
+    },
+    { prefix: 'contract[c]:', options: { cache: true } },
+  );
 }

@@ -9,3 +9,4 @@ export { startChild, type ChildServer } from './processes';
 export { findBrowser, type FoundBrowser } from './browser';
 export { createTestClient, CLIENT_KINDS, type ClientKind, type TestClient, type TestClientOptions, type Where, type AnyTestClient } from './clients';
 export { seededRandom } from './random';
+export { startStallProxy, type StallProxy } from './stall-proxy';
