@@ -175,6 +175,19 @@ for (const kind of CLIENT_KINDS) {
       );
     });
 
+    it('reads in flight while the subscriber connection is killed neither fail nor answer old data', async () => {
+      const a = await server(kind, { cache: true });
+      const b = await server(kind, { cache: true });
+      const sid = newSid();
+      await a.store.set(sid, { cookie: cookieJson(HOUR), n: 0 } as never);
+      await requestRead(b.store, sid);
+      for (let n = 1; n <= 10; n++) {
+        await a.store.putSession(sid, 'n', n);
+        const [, ...reads] = await Promise.all([admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub'), ...Array.from({ length: 10 }, () => requestRead(b.store, sid))]);
+        expect(reads.map((session) => session?.n)).toEqual(Array(10).fill(n));
+      }
+    });
+
     it('on a stalled link (bytes held, nothing closed), reads fail with the timeout error, never old data; then serve from memory again', async () => {
       const proxy = resources.add(await startStallProxy(redis), (p) => p.close());
       const a = await server(kind, { cache: true });

@@ -6,13 +6,14 @@ import { CLIENT_KINDS, type ClusterNode, startCluster, waitFor } from '@live-ses
 import { Cluster } from 'ioredis';
 import { failoverSuite } from './failover.suite';
 
-for (const kind of CLIENT_KINDS) failoverSuite(`Redis Cluster, 3 masters with a replica each, ${kind}`, async () => {
+/** Once as they are, once with the store's reads from memory (the app servers' reads must stay exact through the failover). */
+for (const [kind, cache] of CLIENT_KINDS.flatMap((kind) => [[kind, false], [kind, true]] as const)) failoverSuite(`Redis Cluster, 3 masters with a replica each, ${kind}${cache ? ', reads from memory' : ''}`, async () => {
   const cluster = await startCluster({ masters: 3, replicasPerMaster: 1 });
   const client = new Cluster(cluster.nodes);
   client.on('error', () => undefined); // its connection to the killed master fails
   let killed: ClusterNode | undefined;
   return {
-    env: { REDIS_CLUSTER_NODES: cluster.nodeList, REDIS_CLIENT: kind },
+    env: { REDIS_CLUSTER_NODES: cluster.nodeList, REDIS_CLIENT: kind, ...(cache ? { CACHE: '1' } : {}) },
     killMasterOf: async (key) => {
       const [address] = client.slots[Number(await client.cluster('KEYSLOT', key))];
       const colon = address.lastIndexOf(':');

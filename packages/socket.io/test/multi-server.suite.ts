@@ -4,8 +4,8 @@
  * multi-server.cluster.test.ts); real socket.io-client connections carrying the cookie of a real
  * express-session login over HTTP.
  */
-import { type ClientKind, startRedis, type TestRedis, waitFor } from '@live-session/test-support';
-import Redis from 'ioredis';
+import { type ClientKind, startCluster, startRedis, type TestCluster, type TestRedis, waitFor } from '@live-session/test-support';
+import Redis, { Cluster } from 'ioredis';
 import { type AppServer, login, RecordingSocket, startServers } from './helpers';
 
 export type ChannelKind = 'classic' | 'sharded';
@@ -22,9 +22,55 @@ export interface MultiServerTarget {
   /** HGET / HSET on a session key behind the app servers' back (no message published). */
   hget(key: string, field: string): Promise<string | null>;
   hset(key: string, ...fieldsAndValues: string[]): Promise<unknown>;
+  /** DEL of a key behind the app servers' back (as an operator would). */
+  del(key: string): Promise<unknown>;
+  /** Where the standalone Redis listens (a Cluster's nodes are found through their topology: none). */
+  address?: { host: string; port: number };
   /** CLIENT KILL TYPE pubsub on every node: every subscriber connection drops and reconnects. */
   cutSubscribers(): Promise<void>;
   close(): Promise<void>;
+}
+
+/**
+ * The suite on one local Cluster of `masters` masters shared by every run of a test file (started
+ * on first use, closed by the returned `close`), looked at through an ioredis admin client.
+ */
+export function clusterTargets(masters: number): { target(kind: ClientKind): Promise<MultiServerTarget>; close(): Promise<void> } {
+  let deployment: Promise<{ cluster: TestCluster; admin: Cluster }> | undefined;
+  const start = async () => {
+    const cluster = await startCluster({ masters });
+    const admin = new Cluster(cluster.nodes);
+    await admin.ping(); // connected: nodes('master') lists the masters
+    return { cluster, admin };
+  };
+  return {
+    async target(kind) {
+      deployment ??= start();
+      const { cluster, admin } = await deployment;
+      /** PUBSUB <subcommand> on every master, merged: each node only knows its own subscribers. */
+      const onEveryMaster = async (subcommand: string) =>
+        (await Promise.all(admin.nodes('master').map((node) => node.call('PUBSUB', subcommand, 'live_session:*') as Promise<string[]>))).flat();
+      return {
+        env: { REDIS_CLUSTER_NODES: cluster.nodeList, REDIS_CLIENT: kind },
+        kind: 'sharded',
+        channels: async () => ({ classic: await onEveryMaster('CHANNELS'), sharded: await onEveryMaster('SHARDCHANNELS') }),
+        shards: {
+          count: masters,
+          of: async (key) => admin.slots[Number(await admin.cluster('KEYSLOT', key))][0],
+        },
+        hget: (key, field) => admin.hget(key, field),
+        hset: (key, ...fieldsAndValues) => admin.hset(key, ...fieldsAndValues),
+        del: (key) => admin.del(key),
+        cutSubscribers: async () => void (await Promise.all(admin.nodes('master').map((node) => node.call('CLIENT', 'KILL', 'TYPE', 'pubsub')))),
+        close: async () => undefined, // the deployment is closed with the file
+      };
+    },
+    async close() {
+      const started = await deployment;
+      started?.admin.disconnect();
+      await started?.cluster.close();
+    },
+  };
 }
 
 /**
@@ -46,6 +92,8 @@ export function standaloneTargets(publish: 'publish' | 'spublish'): { target(kin
         }),
         hget: (key, field) => admin.hget(key, field),
         hset: (key, ...fieldsAndValues) => admin.hset(key, ...fieldsAndValues),
+        del: (key) => admin.del(key),
+        address: { host: redis.host, port: redis.port },
         cutSubscribers: async () => void (await admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub')),
         close: async () => undefined, // the deployment is closed with the file
       };

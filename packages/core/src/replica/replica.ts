@@ -181,8 +181,16 @@ export class SessionReplica {
   async current(sid: string): Promise<FollowedSession | undefined> {
     const entry = this.entries.get(this.host.keyOf(sid));
     if (!entry || !this.vouches(entry)) return undefined;
-    if (this.subscriber!.canPing) await this.barrier();
-    else if ((await this.host.version(sid)) !== entry.session.version) {
+    if (this.subscriber!.canPing) {
+      try {
+        await this.barrier();
+      } catch (err) {
+        // A stall fails the read (what it would answer may be old); a connection that dropped
+        // (the link is in doubt from now on) leaves it to Redis.
+        if (isTimeout(err)) throw err;
+        return undefined;
+      }
+    } else if ((await this.host.version(sid)) !== entry.session.version) {
       await entry.session.settled(); // a message may be on its way; the next read tries again
       return undefined;
     }
@@ -326,8 +334,8 @@ export class SessionReplica {
       const losses = this.losses;
       this.host.call('barrier', () => subscriber.ping()).then(barrier.resolve, (err: unknown) => {
         barrier.reject(err);
-        // No answer in time: the link may hold back messages. Nothing is served from memory
-        // until it answers again and every view is read again.
+        // No answer (in time): the link may hold back or have lost messages. Nothing is served
+        // from memory until it answers again and every view is read again.
         if (losses === this.losses) this.lose(`the subscriber connection did not answer a PING: ${(err as Error).message}`);
       });
     });
@@ -441,6 +449,10 @@ export class SessionReplica {
 
 /** Each follow's follower (kept off the Follow object, which consumers hold). */
 const followers = new WeakMap<Follow, SessionFollower>();
+
+function isTimeout(err: unknown): boolean {
+  return (err as { code?: unknown } | null)?.code === 'ERR_LIVE_SESSION_TIMEOUT';
+}
 
 function asError(err: unknown): Error {
   return err instanceof Error ? err : new Error(String(err));
