@@ -75,12 +75,13 @@ export async function startFastify(
   resources: Resources,
   store: LiveSessionStore,
   options: Partial<FastifyLiveSessionOptions> = {},
-  { trustProxy = false } = {},
+  { trustProxy = false, routes }: { trustProxy?: boolean; routes?: (app: FastifyInstance) => void } = {},
 ): Promise<TestApp> {
   const built = await fixtures.createFastifyApp({
     register: (app) => app.register(fastifyLiveSession, { store, secret: SECRET, ...options }),
     trustProxy,
   });
+  routes?.(built.app);
   return serveFastify(resources, built);
 }
 
