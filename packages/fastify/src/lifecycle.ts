@@ -9,7 +9,7 @@ import { parse as parseCookies } from 'cookie';
 import session from 'express-session';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ResolvedOptions } from './options';
-import { FastifySession, hashOf, loadSession, type RequestSessionState, type SessionHost, setState, stateOf } from './session';
+import { FastifySession, hashOf, loadSession, type RequestSessionState, type SessionHost, setSessionId, setState, stateOf } from './session';
 import { signSessionId, verifiedSessionId } from './signed-cookie';
 
 /** express-session's Cookie (its typings declare no constructor arguments, nor `serialize`). */
@@ -48,10 +48,11 @@ export class SessionLifecycle implements SessionHost {
     const sess = request.session as FastifySession | null;
     if (!sess) return; // destroyed (or outside the cookie's path)
     sess.touch(); // the cookie's expiry moves forward, as at the end of every express-session request
-    if (this.shouldSave(sess, state)) await sess.save();
+    const { save, sendCookie } = this.decide(sess, state);
+    if (save) await sess.save();
     else if (state.cookieId === sess.id) await this.store.touch(sess.id, sess as unknown as session.SessionData);
     // A secure cookie only over https (request.protocol honours Fastify's trustProxy).
-    if (this.shouldSendCookie(sess, state) && !(sess.cookie.secure && request.protocol !== 'https')) {
+    if (sendCookie && !(sess.cookie.secure && request.protocol !== 'https')) {
       // express-session's own serializer: byte for byte the Set-Cookie an Express server sends.
       const cookie = sess.cookie as ExpressCookie;
       reply.header('set-cookie', cookie.serialize(this.options.name, signSessionId(sess.id, this.options.secrets)));
@@ -62,7 +63,7 @@ export class SessionLifecycle implements SessionHost {
   generate(request: FastifyRequest): void {
     const sid = this.options.genid(request);
     if (typeof sid !== 'string' || sid.length === 0) throw new TypeError(`fastifyLiveSession option "genid" must return a non-empty string, got ${typeof sid}`);
-    request.sessionID = sid;
+    setSessionId(request, sid);
     const sess = new FastifySession(request);
     const cookie = new Cookie(this.options.cookie);
     if (this.options.cookie.secure === 'auto') cookie.secure = request.protocol === 'https';
@@ -70,22 +71,21 @@ export class SessionLifecycle implements SessionHost {
     request.session = sess as FastifySession & Partial<session.SessionData>;
   }
 
-  private isModified(sess: FastifySession, state: RequestSessionState): boolean {
-    return state.originalId !== sess.id || state.originalHash !== hashOf(sess);
-  }
-
-  private isSaved(sess: FastifySession, state: RequestSessionState): boolean {
-    return state.originalId === sess.id && state.savedHash === hashOf(sess);
-  }
-
-  /** A new session is stored once modified (or always with saveUninitialized); a loaded one when it changed. */
-  private shouldSave(sess: FastifySession, state: RequestSessionState): boolean {
-    return !this.options.saveUninitialized && state.savedHash === undefined && state.cookieId !== sess.id ? this.isModified(sess, state) : !this.isSaved(sess, state);
-  }
-
-  /** A new session's cookie once it is stored; a loaded one's when rolling, or when a persistent cookie's session changed. */
-  private shouldSendCookie(sess: FastifySession, state: RequestSessionState): boolean {
-    if (state.cookieId !== sess.id) return this.options.saveUninitialized || this.isModified(sess, state);
-    return this.options.rolling || (sess.cookie.expires != null && this.isModified(sess, state));
+  /**
+   * express-session's rules. Save: a new session once modified (always with saveUninitialized), a
+   * loaded one when it changed since loaded or last saved (always with resave). Cookie: a new
+   * session's once it is stored; a loaded one's when rolling, or when a persistent cookie's session changed.
+   */
+  private decide(sess: FastifySession, state: RequestSessionState): { save: boolean; sendCookie: boolean } {
+    const { saveUninitialized, rolling } = this.options;
+    const hash = hashOf(sess);
+    const modified = state.originalId !== sess.id || state.originalHash !== hash;
+    const saved = state.originalId === sess.id && state.savedHash === hash;
+    // Not the session the cookie named: a new one (no cookie, a stale one, or regenerated).
+    const fromCookie = state.cookieId === sess.id;
+    return {
+      save: !fromCookie && !saveUninitialized && state.savedHash === undefined ? modified : !saved,
+      sendCookie: fromCookie ? rolling || (sess.cookie.expires != null && modified) : saveUninitialized || modified,
+    };
   }
 }

@@ -12,6 +12,7 @@ import type { LiveSessionStore } from '@live-session/core';
 import session from 'express-session';
 import type { FastifyRequest } from 'fastify';
 import { createHash } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 
 type SessionData = session.SessionData;
 /** express-session's callbacks: an error or nothing. */
@@ -55,12 +56,21 @@ export function setState(request: FastifyRequest, state: RequestSessionState): v
 /** express-session's Session, whose typings declare its constructor private. */
 const ExpressSession = session.Session as unknown as new (request: object, data?: object) => session.Session;
 
+/** Where a session keeps its Fastify request (a non-enumerable property: never stored, never hashed). */
+const FASTIFY_REQUEST = Symbol('@live-session/fastify request');
+
 export class FastifySession extends ExpressSession {
   /**
-   * The request this session belongs to (non-enumerable, set by express-session's constructor): the
-   * store finds what the request loaded through it.
+   * Node's request (non-enumerable, express-session's `req`, set by its constructor from
+   * `req.sessionID`): the store finds what the request loaded through it, and hands it to its
+   * `describe` option, as under Express.
    */
-  declare readonly req: FastifyRequest;
+  declare readonly req: IncomingMessage;
+
+  constructor(request: FastifyRequest, data?: object) {
+    super(request.raw, data);
+    Object.defineProperty(this, FASTIFY_REQUEST, { value: request });
+  }
 
   /** Destroys this session in the store and gives the request a new one (a new id): call it at login. */
   override regenerate(): Promise<void>;
@@ -104,9 +114,9 @@ export function loadSession(request: FastifyRequest, store: LiveSessionStore, si
       if (err && (err as { code?: unknown }).code !== 'ENOENT') return reject(err);
       if (err || !data) return resolve(false);
       try {
-        request.sessionID = sid;
+        setSessionId(request, sid);
         // Must run inside get's callback: that is when the store hands the snapshot to the request.
-        store.createSession(request as never, data);
+        store.createSession(request.raw as IncomingMessage & { sessionID: string }, data);
         request.session = new FastifySession(request, data) as FastifySession & Partial<SessionData>;
         resolve(true);
       } catch (thrown) {
@@ -124,36 +134,47 @@ export function hashOf(sess: object): string {
   return createHash('sha1').update(json, 'utf8').digest('hex');
 }
 
-function hostOf(sess: FastifySession): SessionHost {
-  const state = stateOf(sess.req);
+/** The session's id on both requests: express-session's Session reads it from Node's (`req.sessionID`). */
+export function setSessionId(request: FastifyRequest, sid: string): void {
+  request.sessionID = sid;
+  (request.raw as IncomingMessage & { sessionID?: string }).sessionID = sid;
+}
+
+function requestOf(sess: FastifySession): FastifyRequest {
+  return (sess as unknown as Record<typeof FASTIFY_REQUEST, FastifyRequest>)[FASTIFY_REQUEST];
+}
+
+function stateOfSession(sess: FastifySession): RequestSessionState {
+  const state = stateOf(requestOf(sess));
   if (!state) throw new Error('@live-session/fastify: this session does not belong to a request the plugin handles');
-  return state.host;
+  return state;
 }
 
 async function save(sess: FastifySession): Promise<void> {
-  const host = hostOf(sess);
+  const state = stateOfSession(sess);
   const hash = hashOf(sess);
-  await host.store.set(sess.id, sess as unknown as SessionData);
-  stateOf(sess.req)!.savedHash = hash;
+  await state.host.store.set(sess.id, sess as unknown as SessionData);
+  state.savedHash = hash;
 }
 
 async function reload(sess: FastifySession): Promise<void> {
-  if (!(await loadSession(sess.req, hostOf(sess).store, sess.id))) {
+  if (!(await loadSession(requestOf(sess), stateOfSession(sess).host.store, sess.id))) {
     throw new Error(`@live-session/fastify: failed to reload session "${sess.id}": it no longer exists (logged out, expired or revoked)`);
   }
 }
 
 async function destroy(sess: FastifySession): Promise<void> {
-  const host = hostOf(sess);
-  if (sess.req.session === sess) (sess.req as { session: unknown }).session = null;
+  const { host } = stateOfSession(sess);
+  const request = requestOf(sess);
+  if (request.session === sess) (request as { session: unknown }).session = null;
   await host.store.destroy(sess.id);
 }
 
 async function regenerate(sess: FastifySession): Promise<void> {
-  const host = hostOf(sess);
+  const { host } = stateOfSession(sess);
   // When the old session cannot be destroyed the request keeps it, and the caller gets the error.
   await host.store.destroy(sess.id);
-  host.generate(sess.req);
+  host.generate(requestOf(sess));
 }
 
 /** Callback style (returns the session, as express-session's methods do) or a promise. */

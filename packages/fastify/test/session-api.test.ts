@@ -3,7 +3,8 @@
  * when a session is stored and its cookie sent (saveUninitialized, rolling, secure, path), and
  * regenerate / destroy / reload / save / touch, as promises and with callbacks.
  */
-import type { LiveSessionStore } from '@live-session/core';
+import { LiveSessionStore } from '@live-session/core';
+import { IncomingMessage } from 'node:http';
 import { CLIENT_KINDS, startRedis, type TestClient, type TestRedis, waitFor } from '@live-session/test-support';
 import signature from 'cookie-signature';
 import type { FastifyInstance } from 'fastify';
@@ -240,3 +241,30 @@ describe.each(CLIENT_KINDS)('request.session (%s)', (kind) => {
 async function waitForGate(app: TestApp, gate: string) {
   await waitFor(() => app.gates.arrivedCount(gate) === 1, { what: `a request at gate ${gate}` });
 }
+
+describe('the store\'s options that take the request', () => {
+  const resources = new Resources();
+  afterAll(() => resources.closeAll());
+
+  it('describe (the sessions of a user) gets Node\'s request, as under Express', async () => {
+    const client = await resources.client('ioredis', redis);
+    const seen: unknown[] = [];
+    const store = new LiveSessionStore({
+      client: client.client,
+      prefix: 'fastify-api-index:',
+      indexPrefix: 'fastify-api-users:',
+      userOf: (s) => (s as { user?: string }).user,
+      describe: (req) => {
+        seen.push(req);
+        return req?.headers['user-agent'] ?? null;
+      },
+    });
+    const app = await startFastify(resources, store);
+    const response = await fetch(`${app.url}/login`, { method: 'POST', headers: { 'content-type': 'application/json', 'user-agent': 'test browser' }, body: '{"user":"ada"}' });
+    const { id } = (await response.json()) as { id: string };
+    expect(seen).toHaveLength(1);
+    expect(seen[0]).toBeInstanceOf(IncomingMessage);
+    expect(await store.sessionsOf('ada')).toEqual([expect.objectContaining({ id, info: 'test browser' })]);
+    expect(app.errors).toEqual([]);
+  });
+});
