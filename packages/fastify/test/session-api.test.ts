@@ -3,6 +3,7 @@
  * when a session is stored and its cookie sent (saveUninitialized, rolling, secure, path), and
  * regenerate / destroy / reload / save / touch, as promises and with callbacks.
  */
+import fastifyCookie from '@fastify/cookie';
 import { LiveSessionStore } from '@live-session/core';
 import { IncomingMessage } from 'node:http';
 import { CLIENT_KINDS, startRedis, type TestClient, type TestRedis, waitFor } from '@live-session/test-support';
@@ -241,6 +242,31 @@ describe.each(CLIENT_KINDS)('request.session (%s)', (kind) => {
 async function waitForGate(app: TestApp, gate: string) {
   await waitFor(() => app.gates.arrivedCount(gate) === 1, { what: `a request at gate ${gate}` });
 }
+
+describe('beside @fastify/cookie', () => {
+  const resources = new Resources();
+  afterAll(() => resources.closeAll());
+
+  it('both cookies are sent: the app\'s and the session\'s', async () => {
+    const client = await resources.client('ioredis', redis);
+    const app = await startFastify(resources, newStore(client, { prefix: 'fastify-api-cookie:' }), {}, {
+      routes: (fastify) => {
+        fastify.register(fastifyCookie);
+        fastify.register(async (scope) => {
+          scope.post('/theme', async (request, reply) => {
+            reply.setCookie('theme', 'dark');
+            request.session.user = 'ada';
+            return { id: request.sessionID };
+          });
+        });
+      },
+    });
+    const { setCookie, body } = await send(app.url, '/theme', { method: 'POST', body: {} });
+    expect(setCookie.map((c) => c.split('=')[0]).sort()).toEqual(['connect.sid', 'theme']);
+    expect(sidOf(setCookie.find((c) => c.startsWith('connect.sid='))!)).toBe(body.id);
+    expect(app.errors).toEqual([]);
+  });
+});
 
 describe('the store\'s options that take the request', () => {
   const resources = new Resources();
