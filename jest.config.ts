@@ -13,6 +13,7 @@ const config: Config = {
   projects: [
     project('core', '<rootDir>/packages/core'),
     project('socket.io', '<rootDir>/packages/socket.io'),
+    project('fastify', '<rootDir>/packages/fastify'),
     project('example-cart', '<rootDir>/examples/cart'),
     project('bench', '<rootDir>/bench'),
     project('docs-check', '<rootDir>/packages/docs-check'),

@@ -1,13 +1,14 @@
 #!/usr/bin/env node
 // Checks that the published packages install and run the way a user gets them (part of `npm test`):
-//   1. `npm pack` of @live-session/core and @live-session/socket.io (prepack builds them);
+//   1. `npm pack` of @live-session/core, @live-session/socket.io and @live-session/fastify (prepack builds them);
 //   2. each tarball holds dist/, LICENSE, README.md, the sources its source maps name, and no
 //      `workspace:` range where an installer reads one (dependencies, peer, optional);
-//   3. a scratch app in a temp folder OUTSIDE the workspace installs the two tarballs with plain npm
-//      from the registry (with express, express-session, ioredis, socket.io and socket.io-client);
+//   3. a scratch app in a temp folder OUTSIDE the workspace installs the tarballs with plain npm
+//      from the registry (with express, express-session, fastify, ioredis, socket.io and socket.io-client);
 //   4. the app runs once as CommonJS and once as an ES module against a private redis-server: an
 //      HTTP request creates a session, a socket.io-client socket with its cookie joins it, a direct
-//      store write reaches the socket, and the store reads the session back.
+//      store write reaches the socket, and the store reads the session back; then a Fastify app with
+//      @live-session/fastify logs in and reads the session back, and the store has it.
 // Needs npm (with the registry reachable) and redis-server on PATH. About 20-60 s.
 'use strict';
 const { execFileSync, spawn } = require('node:child_process');
@@ -17,7 +18,7 @@ const os = require('node:os');
 const path = require('node:path');
 
 const ROOT = path.resolve(__dirname, '..');
-const PACKAGES = ['packages/core', 'packages/socket.io'];
+const PACKAGES = ['packages/core', 'packages/socket.io', 'packages/fastify'];
 const DEADLINE = Date.now() + 150_000; // a bound for the whole check, whatever hangs
 const started = Date.now();
 
@@ -149,6 +150,43 @@ import { io as ioClient } from 'socket.io-client';
 import { LiveSessionStore } from '@live-session/core';
 import { createLiveSession } from '@live-session/socket.io';`);
 
+// The Fastify scratch app: @live-session/fastify on the same kind of store, over real HTTP.
+const FASTIFY_APP = (imports) => `${imports}
+const client = new Redis(process.env.REDIS_URL);
+client.on('error', (err) => console.error('redis:', err.message));
+const store = new LiveSessionStore({ client });
+const app = Fastify();
+app.register(fastifyLiveSession, { store, secret: 'pack check' });
+app.post('/login', async (request) => {
+  await request.session.regenerate();
+  request.session.user = 'ada';
+  return { sid: request.session.id };
+});
+app.get('/me', async (request) => ({ user: request.session.user ?? null }));
+
+const timer = setTimeout(() => { console.error('timed out'); process.exit(1); }, 20000);
+const base = await app.listen({ port: Number(process.env.PORT), host: '127.0.0.1' });
+const login = await fetch(base + '/login', { method: 'POST' });
+const { sid } = await login.json();
+const cookie = login.headers.getSetCookie()[0].split(';')[0];
+const me = await (await fetch(base + '/me', { headers: { cookie } })).json();
+const stored = await store.getSession(sid);
+if (me.user !== 'ada' || stored.user !== 'ada' || !cookie.startsWith('connect.sid=s%3A')) throw new Error('read back ' + JSON.stringify({ me, stored, cookie }));
+console.log('OK ' + JSON.stringify(me));
+clearTimeout(timer);
+await app.close();
+await client.quit();
+`;
+// Top-level await: the CommonJS variant runs inside an async function.
+const FASTIFY_CJS = `(async () => {\n${FASTIFY_APP(`const Fastify = require('fastify');
+const { Redis } = require('ioredis');
+const { LiveSessionStore } = require('@live-session/core');
+const { fastifyLiveSession } = require('@live-session/fastify');`)}\n})().catch((err) => { console.error(err); process.exit(1); });\n`;
+const FASTIFY_ESM = FASTIFY_APP(`import Fastify from 'fastify';
+import { Redis } from 'ioredis';
+import { LiveSessionStore } from '@live-session/core';
+import { fastifyLiveSession } from '@live-session/fastify';`);
+
 function run(app, file, env) {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [file], { cwd: app, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -177,8 +215,10 @@ async function main() {
     const dependencies = {
       '@live-session/core': `file:${tarballs[0]}`,
       '@live-session/socket.io': `file:${tarballs[1]}`,
+      '@live-session/fastify': `file:${tarballs[2]}`,
       express: '^5.1.0',
       'express-session': '^1.19.0',
+      fastify: '^5.0.0',
       ioredis: '^6.0.0',
       'socket.io': '^4.8.1',
       'socket.io-client': '^4.8.1',
@@ -188,12 +228,14 @@ async function main() {
     const installed = Date.now();
     fs.writeFileSync(path.join(app, 'app.cjs'), CJS);
     fs.writeFileSync(path.join(app, 'app.mjs'), ESM);
+    fs.writeFileSync(path.join(app, 'fastify-app.cjs'), FASTIFY_CJS);
+    fs.writeFileSync(path.join(app, 'fastify-app.mjs'), FASTIFY_ESM);
     redis = await startRedis(dir);
-    for (const file of ['app.cjs', 'app.mjs']) {
+    for (const file of ['app.cjs', 'app.mjs', 'fastify-app.cjs', 'fastify-app.mjs']) {
       const { code, out } = await run(app, file, { REDIS_URL: redis.url, PORT: String(await freePort()) });
       if (code !== 0 || !out.includes('OK ')) fail(`${file} against the installed tarballs exited with ${code}:\n${out}`);
     }
-    console.log(`check-pack: both tarballs install with npm outside the workspace and run as CommonJS and ESM against Redis (${seconds(started, Date.now())} s: pack and build ${seconds(started, packed)} s, npm install ${seconds(packed, installed)} s)`);
+    console.log(`check-pack: the ${tarballs.length} tarballs install with npm outside the workspace and run as CommonJS and ESM against Redis (${seconds(started, Date.now())} s: pack and build ${seconds(started, packed)} s, npm install ${seconds(packed, installed)} s)`);
   } finally {
     redis?.stop();
     fs.rmSync(dir, { recursive: true, force: true });
