@@ -59,6 +59,8 @@ export class FollowedSession {
   private refresh: number | null = null;
   /** JSON text of the view, made on first use per version: what the store's cache parses per read. */
   private text: string | undefined;
+  /** The stored strings of the version, made on first use (a save compares with them; never changed). */
+  private fields: Map<string, string> | undefined;
   /** The raw message that brought the current version; undefined when a read did. */
   private lastMessage: string | undefined;
   /** Reads and checks of this session in flight, one at a time and in order; undefined when idle. */
@@ -157,7 +159,6 @@ export class FollowedSession {
     const cookie = stored === undefined ? undefined : decodeCookie(stored, cookieExpiresAt);
     if (cookie !== undefined) data[COOKIE_FIELD] = cookie;
     const view = this.view;
-    let fields: Map<string, string> | undefined;
     return {
       sid: this.sid,
       data,
@@ -166,8 +167,8 @@ export class FollowedSession {
       createdAt: this.createdAt,
       expiresAt: this.expiresAt === Number.POSITIVE_INFINITY ? null : this.expiresAt,
       refreshInterval: this.refresh,
-      // The stored strings, encoded again from the view (only a save needs them).
-      storedFields: () => (fields ??= storedFieldsOf(view, stored)),
+      // The stored strings, encoded again from the view (only a save needs them), once per version.
+      storedFields: () => (view === this.view ? (this.fields ??= storedFieldsOf(view, stored)) : storedFieldsOf(view, stored)),
     };
   }
 
@@ -186,7 +187,7 @@ export class FollowedSession {
     if (message.event === 'change' && message.version === this.version + 1) {
       this.version = message.version;
       this.view = applyChange(this.view, message);
-      this.text = undefined;
+      this.text = this.fields = undefined;
       this.lastMessage = raw;
       this.listener.changed(this, { version: message.version, set: message.set, unset: message.unset });
       return undefined;
@@ -223,7 +224,7 @@ export class FollowedSession {
     const first = this.version < 0;
     this.version = loaded.version;
     this.view = view;
-    this.text = undefined;
+    this.text = this.fields = undefined;
     this.lastMessage = undefined;
     if (!first && (change.unset.length > 0 || Object.keys(change.set).length > 0)) this.listener.changed(this, change);
   }
@@ -232,7 +233,7 @@ export class FollowedSession {
     if (this.ended) return;
     this.endedBy = reason;
     this.view = EMPTY_VIEW;
-    this.text = undefined;
+    this.text = this.fields = undefined;
     this.expiresAt = null;
     this.listener.ended(this, reason);
   }
