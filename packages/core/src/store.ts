@@ -33,6 +33,7 @@ import { type LegacyHost, migrate, retryAfterMigrating, withMigration } from './
 import { connectionOf, flatPairs, isWrongType, type RedisClient, type RedisConnection } from './redis';
 import { SCRIPTS } from './scripts';
 import { checkUser, indexRequestOf, unwrapIndexed, UserIndex, type UserSession, type WriteIndex } from './user-index';
+import { EventRecorder } from './events/recorder';
 
 type SessionData = session.SessionData;
 
@@ -84,6 +85,8 @@ export class LiveSessionStore extends session.Store {
    * With a user index, always the script, which keeps the index's deadline.
    */
   private readonly plainReads: boolean;
+  /** Records each session's lifecycle for watchSessions: only with the `events` option (see events/recorder.ts). */
+  private readonly events: EventRecorder | undefined;
 
   constructor(options: LiveSessionStoreOptions) {
     super();
@@ -107,6 +110,7 @@ export class LiveSessionStore extends session.Store {
     const { userOf } = this.options;
     this.index = userOf && new UserIndex(this.redis, this.options, (what, operation) => this.call(what, operation), redisError, userOf);
     this.plainReads = !this.index && this.redis.batches;
+    this.events = this.options.events ? new EventRecorder(this.redis, this.options, (what, operation) => this.call(what, operation)) : undefined;
   }
 
   /** The Redis key of a session, which is also the name of its change channel. */
@@ -346,7 +350,8 @@ export class LiveSessionStore extends session.Store {
       if (!Array.isArray(only)) throw new LiveSessionError('ERR_LIVE_SESSION_INVALID_ARGUMENT', `option "only" of destroySessionsOf must be an array of session ids, got ${describe(only)}`);
       only.forEach(checkSid);
     }
-    return this.userIndex('destroySessionsOf').destroySessionsOf(checkUser(user, 'a user'), { except, only }, (sid) => this.keyOf(sid));
+    const ended = this.events && ((sids: string[]) => this.events!.ended(sids, 'revoked'));
+    return this.userIndex('destroySessionsOf').destroySessionsOf(checkUser(user, 'a user'), { except, only }, (sid) => this.keyOf(sid), ended);
   }
 
   private userIndex(method: string): UserIndex {
@@ -498,6 +503,7 @@ export class LiveSessionStore extends session.Store {
       // a user index the write script below keeps the index's deadline.
       if (!this.index) {
         await this.moveExpiry(sid, expiresAt);
+        if (this.events && lag < -touchGrace) await this.events.movedBack(sid, expiresAt);
         if (req) setSnapshot(req, this.snapshotSlot, { ...loaded, expiresAt });
         return;
       }
@@ -541,6 +547,7 @@ export class LiveSessionStore extends session.Store {
     const destroy = () => this.call('destroy', () => this.redis.script(SCRIPTS.destroy, key, [this.options.publish, reason, ...owners]));
     const deleted = await withMigration(this.legacy, sid, key, destroy, true);
     if (this.index && Array.isArray(deleted)) await this.index.forget(String(deleted[1]), [sid]);
+    if (this.events && (Array.isArray(deleted) || deleted === 1)) await this.events.ended([sid], reason);
     return Array.isArray(deleted) || deleted === 1;
   }
 
@@ -560,7 +567,8 @@ export class LiveSessionStore extends session.Store {
     // A lifetime goes as the time it ends: the script then needs no arithmetic (lua/write.lua, "Cost").
     const now = Date.now();
     const at = expiry.kind === 'in' ? ['at', now + expiry.ms] : [expiry.kind, expiry.ms];
-    const header = `${mode} ${at[0]} ${at[1]} ${maxBytes} ${maxMessageBytes} ${wantSession ? 1 : 0} ${publish} ${now} ${set.length} ${del.length} ${expect ? 1 : 0} ${record}`;
+    // With events, a last field asks the script to end its reply with whether it created the session.
+    const header = `${mode} ${at[0]} ${at[1]} ${maxBytes} ${maxMessageBytes} ${wantSession ? 1 : 0} ${publish} ${now} ${set.length} ${del.length} ${expect ? 1 : 0} ${record}${this.events ? ' 1' : ''}`;
     const args: string[] = expect ? [header, expect.field, expect.value] : [header];
     // Loops, not spreads: a session may have more keys than a call can take arguments.
     for (const [field, stored] of set) args.push(field, stored);
@@ -573,16 +581,24 @@ export class LiveSessionStore extends session.Store {
     // or ['too_large', bytes] (lua/write.lua).
     const reply = (await withMigration(this.legacy, sid, key, send, mode === 'replace')) as [string, string | number, unknown?, (string | number)?, ...unknown[]];
     switch (reply[0]) {
-      case 'ok':
-        if (this.index) {
-          const request = indexRequestOf(reply.slice(5));
-          if (request) await this.index.handle(key, sid, request, index?.info ?? (() => ''));
+      case 'ok': {
+        const request = this.index ? indexRequestOf(reply.slice(5)) : undefined;
+        if (request) await this.index!.handle(key, sid, request, index?.info ?? (() => ''));
+        if (this.events) {
+          await this.events.written(sid, {
+            created: reply[reply.length - 1] === 1,
+            now,
+            expiresAt: at[0] === 'at' ? Number(at[1]) : null,
+            movedBack: mode === 'replace' || set.some(([field]) => field === COOKIE_FIELD) || del.includes(COOKIE_FIELD),
+            owner: request?.kind === 'moved' ? { user: request.user, info: index?.info ?? (() => '') } : undefined,
+          });
         }
         return {
           status: 'ok',
           loaded: wantSession ? decodeWrittenSession(sid, flatPairs(reply[2]), reply[3]!) : undefined,
           owner: this.index ? ((reply[4] as string | null | undefined) ?? null) : undefined,
         };
+      }
       case 'gone':
         return { status: 'gone' };
       case 'conflict':
@@ -643,6 +659,7 @@ export class LiveSessionStore extends session.Store {
     const failed = replies.find(([err]) => err && !isWrongType(err));
     if (failed) throw redisError('clear', failed[0]);
     if (this.index) await this.index.removeDestroyed(keys.map((key) => key.slice(this.options.prefix.length)), replies.map(([, reply]) => reply));
+    if (this.events) await this.events.ended(keys.filter((_, i) => Array.isArray(replies[i][1]) || replies[i][1] === 1).map((key) => key.slice(this.options.prefix.length)), 'revoked');
     await Promise.all(legacy.map((key) => this.remove(key.slice(this.options.prefix.length), 'revoked')));
   }
 
