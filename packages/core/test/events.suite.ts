@@ -176,6 +176,18 @@ export function eventsSuite(name: string, factory: () => Promise<EventsTarget>, 
       for (const sid of bySocket) expect(received.types(sid)).toEqual(['created', 'expired']);
     });
 
+    it('follows an expiry moved back (a shorter cookie): reported when the new one passes, not the old', async () => {
+      const received = new Received();
+      watch(received);
+      const byWrite = newSid('shortened');
+      const byTouch = newSid('shortened');
+      await store.set(byWrite, expiringIn(HOUR));
+      await store.set(byTouch, expiringIn(HOUR));
+      await store.set(byWrite, expiringIn(800));
+      await store.touch(byTouch, { cookie: cookieJson(800) } as never);
+      for (const sid of [byWrite, byTouch]) expect((await received.waitFor(sid, 'expired')).at).toBeLessThan(Date.now() + HOUR / 2);
+    });
+
     it('reports a session revoked while it expires once, with one reason', async () => {
       const received = new Received();
       watch(received);
