@@ -50,6 +50,8 @@ export class EventRecorder {
   ) {
     this.shards = new EventShards(options.eventsPrefix, options.eventShards);
     this.publish = options.publish;
+    // Up front: an ioredis auto-pipeline copies the client's scripts when it is made.
+    redis.define(Object.values(EVENT_SCRIPTS));
   }
 
   /** After a write: at most one command, and none for a write that neither created the session, moved its expiry back nor changed its owner. */

@@ -69,6 +69,7 @@ export class SessionWatcher {
     this.options = options;
     this.consumer = options.consumer;
     const { redis } = store;
+    redis.define(Object.values(EVENT_SCRIPTS)); // (the store did, with `events`; as it must be before any auto-pipeline)
     const { eventsPrefix, eventShards, publish, timeout, lifetime, prefix, scanCount } = store.options;
     this.shards = new EventShards(eventsPrefix, eventShards);
     this.deadlines = new Deadlines(timeout, {
