@@ -7,10 +7,13 @@
  * 3. Memory per session: its hash, plus its share of its shard's due set and info hash.
  * 4. Lateness of the expired events: 10,000 sessions expiring within one minute (1,000 within five
  *    seconds with --quick), three watchers (each its own client) handling them; the time from the
- *    expiry Redis holds (the cookie's) to the handler, p50/p99/max. Once per client library.
+ *    expiry Redis holds (the cookie's) to the handler, p50/p99/max. Once per client library on the
+ *    benchmark's Redis, and once on a local 3-master Cluster (ioredis; 16 shards over its masters).
  */
 import { LiveSessionStore, watchSessions, type SessionWatcher } from '@live-session/core';
+import { startCluster, type TestCluster } from '@live-session/test-support';
 import type session from 'express-session';
+import { Cluster } from 'ioredis';
 import { createClient } from 'redis';
 import { metered, CPU_METRICS } from './meter';
 import { Latencies } from './stats';
@@ -32,8 +35,8 @@ export const events: Benchmark = {
     for (const [name, on] of [[ON, true], [OFF, false]] as const) setups.push(await setUp(ctx, `${OURS}${AUTO}, ${name}`, OURS, count, true, { events: on }));
     closers.push(...setups.map((s) => () => s.close()));
     // A watcher drains what the cycles record (nothing on these cycles; the populate's creations).
-    const drain = watchSessions(setups[0].store as LiveSessionStore, {}, { sweepInterval: 0 });
-    closers.unshift(() => drain.close());
+    const watcher = watchSessions(setups[0].store as LiveSessionStore, {}, { sweepInterval: 0 });
+    closers.unshift(() => watcher.close());
     ctx.log(`events: ${count} sessions in each store`);
 
     // Every variant starts once the watcher has handled what the one before it recorded: its work
@@ -41,10 +44,13 @@ export const events: Benchmark = {
     const admin = newClient(ctx.redis.url);
     closers.push(async () => admin.disconnect());
     const stream = `{${(setups[0].store as LiveSessionStore).options.eventsPrefix}0}stream`;
+    const drain = async () => {
+      while (Number(await admin.xlen(stream)) > 0) await new Promise((resolve) => setTimeout(resolve, 20));
+    };
     const drained = (inner: Variant): Variant => ({
       name: inner.name,
       async run(round) {
-        while (Number(await admin.xlen(stream)) > 0) await new Promise((resolve) => setTimeout(resolve, 20));
+        await drain();
         return inner.run(round);
       },
     });
@@ -69,9 +75,9 @@ export const events: Benchmark = {
       },
       {
         id: 'events/life',
-        title: `A session's life: created by a save, destroyed (logout), ${CONCURRENCY} concurrent, events on and off`,
+        title: `A session's life: created by a save, destroyed (logout), ${CONCURRENCY} concurrent, events on and off (on: until a watcher in this process has handled both events)`,
         metrics: [{ key: 'livesPerSecond', label: 'lives/s', unit: '/s', better: 'higher' }, ...CPU_METRICS.map((m) => ({ ...m, label: m.label.replace('per op', 'per life') }))],
-        variants: setups.map((s) => drained(lifeVariant(ctx, s, lives))),
+        variants: setups.map((s) => drained(lifeVariant(ctx, s, lives, drain))),
         notes: () => ({ commandsPerLife: lives }),
       },
       {
@@ -84,6 +90,8 @@ export const events: Benchmark = {
       },
     ];
     const lateness: Record<string, unknown> = {};
+    let cluster: TestCluster | undefined;
+    closers.push(async () => cluster?.close());
     cases.push({
       id: 'events/lateness',
       title: `Expired events: ${count} sessions expiring within ${ctx.quick ? 5 : 60} s, ${WATCHERS} watchers; from the expiry to the handler`,
@@ -93,7 +101,13 @@ export const events: Benchmark = {
         { key: 'max', label: 'max', unit: 'ms', better: 'lower' },
         { key: 'handled', label: 'handled', unit: 'events', better: 'higher' },
       ],
-      variants: (['ioredis', 'node-redis'] as const).map((library) => latenessVariant(ctx, library, count, lateness)),
+      variants: [
+        ...(['ioredis', 'node-redis'] as const).map((library) => latenessVariant(ctx, library, count, lateness)),
+        latenessVariant(ctx, 'ioredis', count, lateness, async () => {
+          cluster ??= await startCluster({ masters: 3 });
+          return cluster;
+        }),
+      ],
       targets: [{ metric: 'p99', against: 'value', op: '<=', ratio: 1000, text: 'p99 <= 1,000 ms' }],
       warmup: false,
       notes: () => lateness,
@@ -102,8 +116,11 @@ export const events: Benchmark = {
   },
 };
 
-/** Creates a session (a save without a loaded session) and destroys it, CONCURRENCY at a time, for ctx.runMs. */
-function lifeVariant(ctx: Context, setup: Setup, notes: Record<string, unknown>): Variant {
+/**
+ * Creates a session (a save without a loaded session) and destroys it, CONCURRENCY at a time, for
+ * ctx.runMs; then waits, still metered, until the watcher has handled every event the lives recorded.
+ */
+function lifeVariant(ctx: Context, setup: Setup, notes: Record<string, unknown>, drain: () => Promise<void>): Variant {
   return {
     name: setup.name,
     async run(round) {
@@ -119,6 +136,7 @@ function lifeVariant(ctx: Context, setup: Setup, notes: Record<string, unknown>)
           }
         };
         await Promise.all(Array.from({ length: CONCURRENCY }, (_, worker) => loop(worker)));
+        await drain();
         return { count: n };
       });
       notes[setup.name] = m.commands;
@@ -154,15 +172,22 @@ function memoryVariant(ctx: Context, setup: Setup, notes: Record<string, unknown
  * COUNT sessions expiring evenly over the window, three watchers (three clients of `library`); each
  * handled expired event's lateness is the handler's clock minus the expiry the session was given.
  */
-function latenessVariant(ctx: Context, library: 'ioredis' | 'node-redis', count: number, notes: Record<string, unknown>): Variant {
+function latenessVariant(ctx: Context, library: 'ioredis' | 'node-redis', count: number, notes: Record<string, unknown>, onCluster?: () => Promise<TestCluster>): Variant {
+  const name = `${WATCHERS} watchers (${library}${onCluster ? ', 3-master Cluster' : ''})`;
   return {
-    name: `${WATCHERS} watchers (${library})`,
+    name,
     async run(round) {
       const windowMs = ctx.quick ? 5_000 : 60_000;
       const leadMs = ctx.quick ? 2_000 : 5_000;
       const prefix = `bench:late:${library}:${round}:`;
       const opened: { client: unknown; close(): Promise<unknown> }[] = [];
+      const nodes = onCluster && (await onCluster()).nodes;
       const open = async () => {
+        if (nodes) {
+          const client = new Cluster(nodes, { enableAutoPipelining: true });
+          opened.push({ client, close: async () => client.disconnect() });
+          return client;
+        }
         if (library === 'ioredis') {
           const client = newClient(ctx.redis.url, { autoPipelining: true });
           opened.push({ client, close: async () => client.disconnect() });
@@ -219,7 +244,7 @@ function latenessVariant(ctx: Context, library: 'ioredis' | 'node-redis', count:
         await Promise.all(opened.map((o) => o.close()));
       }
       const [p50, p99, max] = latencies.percentiles(50, 99, 100);
-      notes[`${library} round ${round}`] = { handled, of: count, p50, p99, max };
+      notes[`${name} round ${round}`] = { handled, of: count, p50, p99, max };
       return { p50, p99, max, handled };
     },
   };

@@ -115,6 +115,9 @@ export function eventsSuite(name: string, factory: () => Promise<EventsTarget>, 
       await received.waitFor(anonymous, 'destroyed');
       for (const sid of [loggedOut, revoked, expired]) expect(received.types(sid).sort()).toEqual(['created', sid === loggedOut ? 'destroyed' : sid === revoked ? 'revoked' : 'expired'].sort());
       expect(received.errors).toEqual([]);
+      // No keyspace notification was involved: they are off on every master, and no one listens for them.
+      for (const config of await client.onEveryMaster('CONFIG', 'GET', 'notify-keyspace-events')) expect(JSON.stringify(config)).not.toMatch(/[KE]/);
+      expect(await client.onEveryMaster('PUBSUB', 'NUMPAT')).toEqual((await client.onEveryMaster('PING')).map(() => 0));
     });
 
     it('hands each event to exactly one of several watchers (one consumer group)', async () => {

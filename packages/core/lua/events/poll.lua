@@ -1,7 +1,7 @@
 -- One look of a watcher at one shard (src/events/shard-pump.ts). KEYS[1]: the shard's due key.
 -- ARGV: now, lease (ms since the epoch), how many due entries to claim, the consumer group, this
 -- consumer, how many events to read, how long (ms) an event may stay unacknowledged by its consumer
--- before another one takes it.
+-- before another one takes it, how many such events to take over (0: not this time).
 -- 1. Claims the due entries, earliest first: each one's score becomes the lease, so no other
 --    watcher claims it until then (Sidekiq's scheduled set, with a lease instead of ZREM: a watcher
 --    that dies with a claim leaves it to come due again).
@@ -10,7 +10,7 @@
 -- Returns { claimed sid/score pairs, new events, taken-over events, their delivery counts, the score
 -- of the first entry now due or false }.
 local now, lease, max_due = ARGV[1], ARGV[2], tonumber(ARGV[3])
-local group, consumer, count, idle = ARGV[4], ARGV[5], tonumber(ARGV[6]), ARGV[7]
+local group, consumer, count, idle, take_over = ARGV[4], ARGV[5], tonumber(ARGV[6]), ARGV[7], tonumber(ARGV[8])
 
 local claimed = {}
 if max_due > 0 then
@@ -28,7 +28,9 @@ if count > 0 then
     read = redis.call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', count, 'STREAMS', stream, '>')
   end
   if read then fresh = read[1][2] end
-  stale = redis.call('XAUTOCLAIM', stream, group, consumer, idle, '0-0', 'COUNT', count)[2]
+end
+if take_over > 0 then
+  stale = redis.call('XAUTOCLAIM', stream, group, consumer, idle, '0-0', 'COUNT', take_over)[2]
   for i = 1, #stale do
     local pending = redis.call('XPENDING', stream, group, stale[i][1], stale[i][1], 1)
     attempts[i] = pending[1] and pending[1][4] or 1

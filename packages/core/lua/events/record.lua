@@ -10,8 +10,13 @@
 -- Every operation can be sent again (a retry after a timeout) without reporting anything twice.
 -- Returns the number of events added ('adopt': of sessions adopted).
 local op, publish, max_backlog, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local before = head()
 local emitted, adopted = 0, 0
+-- An entry moved earlier (an owner change, an expiry moved back) that is now the first one:
+-- watchers sleeping until the previous first entry must look sooner.
+local function first_now(sid)
+  return redis.call('ZRANGE', due, 0, 0)[1] == sid
+end
+local wake_up = false
 
 if op == 'created' then
   local sid, score, data = ARGV[5], ARGV[6], ARGV[7]
@@ -38,8 +43,10 @@ elseif op == 'owner' then
   local marker, created = string.match(old, '^([?!]?)(%d+):')
   redis.call('HSET', info, sid, marker .. created .. ':' .. tail)
   redis.call('ZADD', due, 'XX', 'LT', score, sid)
+  wake_up = first_now(sid)
 elseif op == 'expiry' then
   redis.call('ZADD', due, 'XX', 'LT', ARGV[6], ARGV[5])
+  wake_up = first_now(ARGV[5])
 elseif op == 'ended' then
   local kind = ARGV[5]
   for i = 6, #ARGV do
@@ -59,12 +66,13 @@ elseif op == 'adopt' then
       adopted = adopted + 1
     end
   end
+  wake_up = adopted > 0
 else
   return redis.error_reply('live-session: unknown events operation "' .. tostring(op) .. '"')
 end
 
--- Watchers sleep until the first entry is due: tell them when there is something new to read or an earlier entry.
-local after = head()
-if emitted > 0 or (after and (not before or after < before)) then redis.call(publish, wake, '1') end
+-- Watchers sleep until the first entry is due: tell them when there is something new to read or an
+-- earlier entry (a creation is both: its event, and maybe the earliest expiry).
+if emitted > 0 or wake_up then redis.call(publish, wake, '1') end
 if op == 'adopt' then return adopted end
 return emitted

@@ -13,11 +13,6 @@ local due = KEYS[1]
 local tag = string.sub(due, 1, -4)
 local info, stream, wake = tag .. 'info', tag .. 'stream', tag .. 'wake'
 
-local function head()
-  local first = redis.call('ZRANGE', due, 0, 0, 'WITHSCORES')
-  return tonumber(first[2])
-end
-
 -- The stored info without its marker.
 local function unmarked(data)
   local first = string.byte(data, 1)

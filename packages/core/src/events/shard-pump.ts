@@ -52,6 +52,8 @@ export class ShardPump {
   private lastLook = 0;
   /** The last look read as many events as there was room for: there may be more. */
   private readFull = false;
+  /** When this pump last took over events other watchers left unacknowledged (ms). */
+  private lastTakeOver = 0;
   private closed = false;
 
   constructor(
@@ -127,8 +129,11 @@ export class ShardPump {
     this.lastLook = now;
     const lease = now + this.ctx.leaseMs;
     const room = delivery.room();
+    // Events left unacknowledged for claimAfter: looked for twice per claimAfter (XAUTOCLAIM scans the pending list).
+    const takeOver = room > 0 && now - this.lastTakeOver >= options.claimAfter / 2 ? room : 0;
+    if (takeOver > 0) this.lastTakeOver = now;
     const key = shards.due(this.shard);
-    const args = [now, lease, options.batchSize, GROUP, options.consumer, room, options.claimAfter];
+    const args = [now, lease, options.batchSize, GROUP, options.consumer, room, options.claimAfter, takeOver];
     const [claimed, fresh, stale, attempts, polledHead] = (await call('events', () => redis.script(EVENT_SCRIPTS.poll, key, args))) as [string[], unknown[], unknown[], unknown[], string | null];
     delivery.take(this.shard, fresh ?? []);
     delivery.take(this.shard, stale ?? [], attempts ?? []);

@@ -7,10 +7,12 @@
 export class EventShards {
   readonly count: number;
   private readonly tags: string[];
+  private readonly wakes: Map<string, number>;
 
   constructor(eventsPrefix: string, count: number) {
     this.count = count;
     this.tags = Array.from({ length: count }, (_, n) => `{${eventsPrefix}${n}}`);
+    this.wakes = new Map(this.tags.map((tag, n) => [`${tag}wake`, n]));
   }
 
   /** The shard of a session: FNV-1a of its id (any stable spread will do; every store and watcher must agree). */
@@ -43,7 +45,7 @@ export class EventShards {
 
   /** The shard a wake channel belongs to, or -1. */
   ofWake(channel: string): number {
-    return this.tags.findIndex((tag) => channel === `${tag}wake`);
+    return this.wakes.get(channel) ?? -1;
   }
 
   /** The lock of the fleet's sweep (in shard 0's slot). */
