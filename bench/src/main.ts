@@ -12,6 +12,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { ceiling } from './ceiling';
 import { decode } from './decode';
+import { events } from './events';
 import { fanout, fanoutServers } from './fanout';
 import { fanoutCluster } from './fanout-cluster';
 import { fanoutProcs } from './fanout-procs';
@@ -24,7 +25,7 @@ import { pipelining, storeCycle } from './store-cycle';
 import { userIndex } from './user-index';
 import type { Benchmark, Case, Context } from './types';
 
-const ALL: Benchmark[] = [storeCycle, userIndex, pipelining, ceiling, decode, http, memory, lostUpdates, fanout, fanoutProcs, fanoutServers, fanoutCluster];
+const ALL: Benchmark[] = [storeCycle, userIndex, events, pipelining, ceiling, decode, http, memory, lostUpdates, fanout, fanoutProcs, fanoutServers, fanoutCluster];
 
 interface Args {
   quick: boolean;

@@ -40,13 +40,13 @@ export const CYCLE_METRICS: MetricDef[] = [
   ...CPU_METRICS.map((m) => ({ ...m, label: m.label.replace('per op', 'per cycle') })),
 ];
 
-interface Setup extends OpenStore {
+export interface Setup extends OpenStore {
   name: string;
   sids: string[];
 }
 
 /** A store on its own connection, with `count` sessions in it. */
-async function setUp(ctx: Context, name: string, store: AnyStoreName, count: number, autoPipelining = false, options: OurOptions = {}): Promise<Setup> {
+export async function setUp(ctx: Context, name: string, store: AnyStoreName, count: number, autoPipelining = false, options: OurOptions = {}): Promise<Setup> {
   const open = await openStore(store, ctx.redis.url, `bench:cycle:${name.replace(/\W+/g, '-')}:`, { autoPipelining, options });
   const sids = makeSids(count);
   try {
@@ -59,7 +59,7 @@ async function setUp(ctx: Context, name: string, store: AnyStoreName, count: num
 }
 
 /** One variant: `concurrency` loops of the cycle for ctx.runMs; the commands of its last round go to `commands`. */
-function variant(ctx: Context, kind: Kind, setup: Setup, concurrency: number, commands: Record<string, unknown>): Variant {
+export function variant(ctx: Context, kind: Kind, setup: Setup, concurrency: number, commands: Record<string, unknown>): Variant {
   return {
     name: setup.name,
     async run() {

@@ -17,10 +17,14 @@
 
   const time = (ms) => (ms ? new Date(ms).toLocaleTimeString([], { hour12: false }) : '—');
 
+  // The activity panel (public/activity.js) follows this one: shown, refreshed and hidden with it.
+  const tell = (what) => panel.dispatchEvent(new CustomEvent(what));
+
   function hide() {
     latest++;
     panel.hidden = true;
     panel.innerHTML = '';
+    tell('devices:hide');
   }
 
   function render(devices) {
@@ -54,6 +58,7 @@
   function refresh() {
     const ticket = ++latest;
     state.fetches++;
+    tell('devices:refresh');
     socket.timeout(5000).emit('devices:list', (err, reply) => {
       if (err || ticket !== latest) return; // no answer: the next change or reconnect asks again
       if (!reply || !Array.isArray(reply.devices)) hide();

@@ -12,6 +12,7 @@ const { createLiveSession } = require('@live-session/socket.io');
 const { productOf, addItem, removeItem } = require('./catalog');
 const { page } = require('./views');
 const { createDevices, storeOptions: deviceIndex } = require('./devices');
+const { createActivity } = require('./activity');
 
 const COOKIE = 'cart.sid';
 
@@ -21,13 +22,15 @@ const COOKIE = 'cart.sid';
  * @param {string} options.name      this server's name, shown on the page ("A", "B")
  * @param {string} options.secret    the cookie-signing secret: the same on every server
  * @param {number[]} [options.peerPorts] the other servers' ports, linked from the page
+ * @param {number} [options.lifetime]  ms an idle session lives (the store's lifetime; default two days)
  */
-function createApp({ redisUrl, name, secret, peerPorts = [] }) {
+function createApp({ redisUrl, name, secret, peerPorts = [], lifetime }) {
   // Auto-pipelining: the commands of concurrent requests share Redis's system calls (core README).
   const client = new Redis(redisUrl, { maxRetriesPerRequest: 2, enableAutoPipelining: true });
   client.on('error', (err) => console.error(`redis: ${err.message}`));
   // userOf/describe: the store keeps an index of each user's sessions ("Your devices", devices.js).
-  const store = new LiveSessionStore({ client, ...deviceIndex });
+  // events: it records every session's lifecycle, which the activity log shows (activity.js).
+  const store = new LiveSessionStore({ client, ...deviceIndex, events: true, ...(lifetime ? { lifetime } : {}) });
   const sessionMiddleware = session({
     name: COOKIE,
     store,
@@ -106,6 +109,15 @@ function createApp({ redisUrl, name, secret, peerPorts = [] }) {
 
   const devices = createDevices({ store, client, io, live, secret });
   app.use(devices.router);
+  const activity = createActivity({ store, client, io, live, changed: devices.changed });
+  app.get('/activity', async (req, res, next) => {
+    if (typeof req.session.user !== 'string') return res.status(401).json({ activity: [] });
+    try {
+      res.set('cache-control', 'no-store').json({ activity: await activity.list(req.session.user) });
+    } catch (err) {
+      next(err);
+    }
+  });
 
   io.on('connection', (socket) => {
     socket.emit('cart:hello', { server: serverInfo(), following: live.sessionOf(socket) !== null });
@@ -132,6 +144,7 @@ function createApp({ redisUrl, name, secret, peerPorts = [] }) {
     server.closeAllConnections(); // idle keep-alive connections of browsers
     await closed;
     await live.close();
+    await activity.close();
     await devices.close();
     await client.quit().catch(() => client.disconnect());
   }

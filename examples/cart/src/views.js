@@ -54,6 +54,7 @@ function page({ server, user, cart, peers, error }) {
     <div class="side">
       <section class="panel account" id="account">${renderAccount(user)}</section>
       <section class="panel devices" id="devices" data-testid="devices" hidden></section>
+      <section class="panel activity" id="activity" data-testid="activity" hidden></section>
       <section class="panel cart" id="cart">${renderCart(cart, PRODUCTS)}</section>
       <section class="panel log">
         <h2>Live events</h2>
@@ -70,6 +71,7 @@ function page({ server, user, cart, peers, error }) {
   <script src="/static/render.js"></script>
   <script src="/static/cart.js"></script>
   <script src="/static/devices.js"></script>
+  <script src="/static/activity.js"></script>
 </body>
 </html>
 `;

@@ -11,6 +11,8 @@
 --   value it must hold ('' when it must be absent), else 0; record expiry: 1 to record the new
 --   expiry in '$e' (the store's touchAfter measures from it), 0 to record it only when the session
 --   has no refresh interval (a fixed expiry: a read learns it from '$e' alone).
+--   An optional last field '1' (only with the store's `events` option, src/events/recorder.ts) ends
+--   every 'ok' reply with 1 when this write created the session, else 0.
 -- Then the field/value pairs to set, then the field names to delete, then, only with a user index
 -- (src/user-index.ts), the spec of index_session (lua/user-index-session.lua); 'ok' then carries the
 -- owner and index_session's request, if any: { 'ok', version, fields or nil, expiry or nil, owner or nil
@@ -32,8 +34,8 @@
 -- write (a patch of one key) makes four redis.calls and as few other calls as it can. Instructions
 -- per call are measured with callgrind (bench/README.md, "The write script's cost in Redis").
 local key = KEYS[1]
-local mode, expiry_kind, expiry_ms, max_bytes, max_message, want_session, publish, now, n_set, n_del, expect, record =
-  string.match(ARGV[1], '^(%a+) (%a+) (%-?%d+) (%d+) (%d+) ([01]) (%a+) (%d+) (%d+) (%d+) ([01]) ([01])$')
+local mode, expiry_kind, expiry_ms, max_bytes, max_message, want_session, publish, now, n_set, n_del, expect, record, events =
+  string.match(ARGV[1], '^(%a+) (%a+) (%-?%d+) (%d+) (%d+) ([01]) (%a+) (%d+) (%d+) (%d+) ([01]) ([01]) ?(1?)$')
 if not mode or (expiry_kind ~= 'at' and expiry_kind ~= 'keep') then return redis.error_reply('live-session: bad write header "' .. ARGV[1] .. '"') end
 n_set, n_del = tonumber(n_set), tonumber(n_del)
 local expect_field, expect_value, first_set = '', '', 2
@@ -244,6 +246,13 @@ end
 -- (the PTTL it saves is about 3 % of a putSession's instructions, bench/tools/lua-cost.sh).
 local fields = want_session == '1' and redis.call('HGETALL', key)
 local expiry = want_session == '1' and ((not index_spec and expires_at) or redis.call('PTTL', key))
-if index_spec then return { 'ok', version, fields, expiry, owner, unpack(index or {}) } end
-if want_session == '1' then return { 'ok', version, fields, expiry } end
-return { 'ok', version }
+local reply
+if index_spec then
+  reply = { 'ok', version, fields, expiry, owner or false, unpack(index or {}) }
+elseif want_session == '1' then
+  reply = { 'ok', version, fields, expiry }
+else
+  reply = { 'ok', version }
+end
+if events == '1' then reply[#reply + 1] = exists and 0 or 1 end
+return reply

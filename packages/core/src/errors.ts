@@ -19,7 +19,11 @@ export type LiveSessionErrorCode =
   /** Redis or the client (ioredis, node-redis) failed the command (connection lost, retries exhausted, WRONGTYPE, ...); the client's error is in `cause` (`isWrongType(err)` tells a key of another type). */
   | 'ERR_LIVE_SESSION_REDIS'
   /** An argument is not what the method takes. */
-  | 'ERR_LIVE_SESSION_INVALID_ARGUMENT';
+  | 'ERR_LIVE_SESSION_INVALID_ARGUMENT'
+  /** A session event handler threw or rejected (its error is the `cause`); the event is delivered again. */
+  | 'ERR_LIVE_SESSION_HANDLER'
+  /** A session event was given up after its handler failed `maxAttempts` times; it is not delivered again. */
+  | 'ERR_LIVE_SESSION_EVENT_DROPPED';
 
 /** The only error type the store rejects with; the original error, if any, is in `cause`. */
 export class LiveSessionError extends Error {

@@ -103,6 +103,26 @@ export interface LiveSessionStoreOptions extends ConnectRedisOptions {
    * @default false
    */
   cache?: boolean | CacheOption;
+  /**
+   * Records the lifecycle of every session (created, destroyed, expired, revoked) in Redis, for
+   * `watchSessions` to hand each event to exactly one server of the fleet (see the README, "Session
+   * events"). Costs one command on a write that creates a session, destroys one or moves its expiry
+   * back, none on other reads and writes. Off: the store sends exactly what it sends without it.
+   * @default false
+   */
+  events?: boolean;
+  /**
+   * Prefix of the events' keys: each shard's keys are `{<eventsPrefix><n>}due`, `...info`,
+   * `...stream` (one Cluster slot per shard, by its hash tag).
+   * @default `${prefix}events:`
+   */
+  eventsPrefix?: string;
+  /**
+   * How many shards the events' keys are spread over (each one a slot, so one master, of a Cluster):
+   * no one key carries the whole fleet's events. Every store and watcher of a prefix must agree.
+   * @default 16 on a Cluster, 1 otherwise
+   */
+  eventShards?: number;
 }
 
 /** The bounds of the `cache` option. */
@@ -168,6 +188,9 @@ const OPTIONS: { [K in keyof ResolvedOptions]-?: OptionSpec<ResolvedOptions[K]> 
   describe: { default: () => undefined, check: optionalFunction },
   indexPrefix: { default: () => 'live_session_user:', check: nonEmptyString },
   cache: { default: () => false, check: checkCache },
+  events: { default: () => false, check: checkBoolean },
+  eventsPrefix: { default: (given) => `${typeof given.prefix === 'string' ? given.prefix : 'live_session:'}events:`, check: nonEmptyString },
+  eventShards: { default: (_given, isCluster) => (isCluster ? 16 : 1), check: wholeNumberUpTo(1, 1024) },
 };
 
 const CACHE_DEFAULTS: Required<CacheOption> = { maxSessions: 10_000, idleAfter: 5 * 60 * 1000 };
@@ -288,6 +311,20 @@ function describe(value: unknown): string {
   return typeof value === 'string' ? JSON.stringify(value) : typeof value === 'function' ? 'a function' : String(value);
 }
 
+function wholeNumberUpTo(min: number, max: number) {
+  const atLeast = wholeNumber(min);
+  return (value: unknown, name: string): number => {
+    const n = atLeast(value, name);
+    if (n > max) throw new TypeError(`LiveSessionStore option "${name}" must be a whole number from ${min} to ${max}, got ${describe(value)}`);
+    return n;
+  };
+}
+
+function checkBoolean(value: unknown, name: string): boolean {
+  if (typeof value !== 'boolean') throw new TypeError(`LiveSessionStore option "${name}" must be true or false, got ${describe(value)}`);
+  return value;
+}
+
 function optionalFunction<F>(value: unknown, name: string): F | undefined {
   if (value === undefined || typeof value === 'function') return value as F | undefined;
   throw new TypeError(`LiveSessionStore option "${name}" must be a function, got ${describe(value)}`);
@@ -299,8 +336,12 @@ function nonEmptyString(value: unknown, name: string): string {
 }
 
 /** The user index must never be met by a SCAN of the sessions, nor the other way round. */
-function checkPrefixes({ userOf, indexPrefix, prefix }: ResolvedOptions): void {
+function checkPrefixes({ userOf, indexPrefix, prefix, events, eventsPrefix }: ResolvedOptions): void {
   if (userOf && (indexPrefix.startsWith(prefix) || prefix.startsWith(indexPrefix))) {
     throw new TypeError(`LiveSessionStore option "indexPrefix" ("${indexPrefix}") and "prefix" ("${prefix}") must not start with one another: a SCAN of the sessions would meet the user indexes`);
+  }
+  // The events' keys start with '{' + eventsPrefix (their hash tag).
+  if (events && (prefix === '' || `{${eventsPrefix}`.startsWith(prefix))) {
+    throw new TypeError(`LiveSessionStore option "prefix" ("${prefix}") must not be empty or start with "{" with the option "events": a SCAN of the sessions would meet the events' keys ("{${eventsPrefix}0}info"...)`);
   }
 }

@@ -34,6 +34,7 @@ import { connectionOf, flatPairs, isWrongType, type BatchReply, type RedisClient
 import { type FollowedSession, SessionReplica } from './replica';
 import { SCRIPTS } from './scripts';
 import { checkUser, indexRequestOf, ownerInHash, unwrapIndexed, UserIndex, type UserSession, type WriteIndex } from './user-index';
+import { EventRecorder } from './events/recorder';
 
 type SessionData = session.SessionData;
 
@@ -91,6 +92,8 @@ export class LiveSessionStore extends session.Store {
   private readonly cache: ReadCache | undefined;
   /** Ends the cache's use of the replica (close()). */
   private readonly detachCache: (() => void) | undefined;
+  /** Records each session's lifecycle for watchSessions: only with the `events` option (see events/recorder.ts). */
+  private readonly events: EventRecorder | undefined;
 
   constructor(options: LiveSessionStoreOptions) {
     super();
@@ -114,6 +117,7 @@ export class LiveSessionStore extends session.Store {
     const { userOf } = this.options;
     this.index = userOf && new UserIndex(this.redis, this.options, (what, operation) => this.call(what, operation), redisError, userOf);
     this.plainReads = !this.index && this.redis.batches;
+    this.events = this.options.events ? new EventRecorder(this.redis, this.options, (what, operation) => this.call(what, operation)) : undefined;
     const { cache } = this.options;
     if (cache) {
       this.detachCache = this.replica.attach();
@@ -410,7 +414,8 @@ export class LiveSessionStore extends session.Store {
       if (!Array.isArray(only)) throw new LiveSessionError('ERR_LIVE_SESSION_INVALID_ARGUMENT', `option "only" of destroySessionsOf must be an array of session ids, got ${describe(only)}`);
       only.forEach(checkSid);
     }
-    return this.userIndex('destroySessionsOf').destroySessionsOf(checkUser(user, 'a user'), { except, only }, (sid) => this.keyOf(sid));
+    const ended = this.events && ((sids: string[]) => this.events!.ended(sids, 'revoked'));
+    return this.userIndex('destroySessionsOf').destroySessionsOf(checkUser(user, 'a user'), { except, only }, (sid) => this.keyOf(sid), ended);
   }
 
   private userIndex(method: string): UserIndex {
@@ -643,7 +648,9 @@ export class LiveSessionStore extends session.Store {
       // One command that never re-creates a session (PEXPIREAT of a missing key does nothing). With
       // a user index the write script below keeps the index's deadline.
       if (!this.index) {
-        if ((await this.moveExpiry(sid, expiresAt)) && req) setSnapshot(req, this.snapshotSlot, { ...loaded, expiresAt });
+        const moved = await this.moveExpiry(sid, expiresAt);
+        if (moved && this.events && lag < -touchGrace) await this.events.movedBack(sid, expiresAt);
+        if (moved && req) setSnapshot(req, this.snapshotSlot, { ...loaded, expiresAt });
         return;
       }
     }
@@ -693,6 +700,7 @@ export class LiveSessionStore extends session.Store {
     const destroy = () => this.call('destroy', () => this.redis.script(SCRIPTS.destroy, key, [this.options.publish, reason, ...owners]));
     const deleted = await withMigration(this.legacy, sid, key, destroy, true);
     if (this.index && Array.isArray(deleted)) await this.index.forget(String(deleted[1]), [sid]);
+    if (this.events && (Array.isArray(deleted) || deleted === 1)) await this.events.ended([sid], reason);
     return Array.isArray(deleted) || deleted === 1;
   }
 
@@ -712,7 +720,8 @@ export class LiveSessionStore extends session.Store {
     // A lifetime goes as the time it ends: the script then needs no arithmetic (lua/write.lua, "Cost").
     const now = Date.now();
     const at = expiry.kind === 'in' ? ['at', now + expiry.ms] : [expiry.kind, expiry.ms];
-    const header = `${mode} ${at[0]} ${at[1]} ${maxBytes} ${maxMessageBytes} ${wantSession ? 1 : 0} ${publish} ${now} ${set.length} ${del.length} ${expect ? 1 : 0} ${record}`;
+    // With events, a last field asks the script to end its reply with whether it created the session.
+    const header = `${mode} ${at[0]} ${at[1]} ${maxBytes} ${maxMessageBytes} ${wantSession ? 1 : 0} ${publish} ${now} ${set.length} ${del.length} ${expect ? 1 : 0} ${record}${this.events ? ' 1' : ''}`;
     const args: string[] = expect ? [header, expect.field, expect.value] : [header];
     // Loops, not spreads: a session may have more keys than a call can take arguments.
     for (const [field, stored] of set) args.push(field, stored);
@@ -727,9 +736,16 @@ export class LiveSessionStore extends session.Store {
     const reply = (await withMigration(this.legacy, sid, key, send, mode === 'replace')) as [string, string | number, unknown?, (string | number)?, ...unknown[]];
     switch (reply[0]) {
       case 'ok': {
-        if (this.index) {
-          const request = indexRequestOf(reply.slice(5));
-          if (request) await this.index.handle(key, sid, request, index?.info ?? (() => ''));
+        const request = this.index ? indexRequestOf(reply.slice(5)) : undefined;
+        if (request) await this.index!.handle(key, sid, request, index?.info ?? (() => ''));
+        if (this.events) {
+          await this.events.written(sid, {
+            created: reply[reply.length - 1] === 1,
+            now,
+            expiresAt: at[0] === 'at' ? Number(at[1]) : null,
+            movedBack: mode === 'replace' || set.some(([field]) => field === COOKIE_FIELD) || del.includes(COOKIE_FIELD),
+            owner: request?.kind === 'moved' ? { user: request.user, info: index?.info ?? (() => '') } : undefined,
+          });
         }
         const loaded = wantSession ? decodeWrittenSession(sid, flatPairs(reply[2]), reply[3]!) : undefined;
         // A session this process follows: a write returning it is applied now (no read back);
@@ -801,6 +817,7 @@ export class LiveSessionStore extends session.Store {
     const failed = replies.find(([err]) => err && !isWrongType(err));
     if (failed) throw redisError('clear', failed[0]);
     if (this.index) await this.index.removeDestroyed(keys.map((key) => key.slice(this.options.prefix.length)), replies.map(([, reply]) => reply));
+    if (this.events) await this.events.ended(keys.filter((_, i) => Array.isArray(replies[i][1]) || replies[i][1] === 1).map((key) => key.slice(this.options.prefix.length)), 'revoked');
     await Promise.all(legacy.map((key) => this.remove(key.slice(this.options.prefix.length), 'revoked')));
   }
 

@@ -306,7 +306,12 @@ export class UserIndex {
    * Destroys every session of a user but `except` (or only those of `only`), each only if it still belongs to the user, with
    * the reason "revoked"; returns how many were destroyed.
    */
-  async destroySessionsOf(user: string, { except, only }: { except?: string; only?: readonly string[] }, sessionKeyOf: (sid: string) => string): Promise<number> {
+  async destroySessionsOf(
+    user: string,
+    { except, only }: { except?: string; only?: readonly string[] },
+    sessionKeyOf: (sid: string) => string,
+    ended?: (sids: string[]) => Promise<void>,
+  ): Promise<number> {
     const chosen = only && new Set(only);
     const sids = (await this.members(user)).map(([sid]) => sid).filter((sid) => sid !== except && (!chosen || chosen.has(sid)));
     if (sids.length === 0) return 0;
@@ -320,6 +325,7 @@ export class UserIndex {
       if (Array.isArray(reply)) destroyed.push(sids[i]);
     });
     await this.forget(user, destroyed);
+    if (ended) await ended(destroyed);
     return destroyed.length;
   }
 }

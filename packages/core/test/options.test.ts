@@ -24,7 +24,7 @@ describe("connect-redis's options", () => {
     expect(options.lifetime).toBe(600_000);
     expect(options.prefix).toBe('sess:');
     expect(options.scanCount).toBe(50);
-    expect(Object.keys(options).sort()).toEqual(['cache', 'client', 'describe', 'indexPrefix', 'lifetime', 'maxBytes', 'maxMessageBytes', 'prefix', 'publish', 'scanCount', 'timeout', 'touchAfter', 'touchGrace', 'updateAttempts', 'userOf']);
+    expect(Object.keys(options).sort()).toEqual(['cache', 'client', 'describe', 'eventShards', 'events', 'eventsPrefix', 'indexPrefix', 'lifetime', 'maxBytes', 'maxMessageBytes', 'prefix', 'publish', 'scanCount', 'timeout', 'touchAfter', 'touchGrace', 'updateAttempts', 'userOf']);
   });
 
   it('rejects ttl as a function, naming what sets the expiry here', () => {

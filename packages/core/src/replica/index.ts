@@ -1,4 +1,4 @@
 /** The replica: how this process keeps the sessions it follows true (see replica.ts). */
-export { SessionReplica, type SessionFollower, type Follow, type FollowOutcome, type ReplicaHost } from './replica';
+export { SessionReplica, type ChannelListener, type SessionFollower, type Follow, type FollowOutcome, type ReplicaHost } from './replica';
 export { FollowedSession } from './followed-session';
 export { viewOf, applyChange, diffViews, type SessionView, type SessionValue, type SessionChange } from './session-view';

@@ -58,6 +58,14 @@ export interface Follow {
   release(): void;
 }
 
+/** A channel of the library's own (not a session's) carried by the replica's subscriber connection. */
+export interface ChannelListener {
+  /** A message on the channel. */
+  message(raw: string): void;
+  /** The connection came back (or a Cluster's subscriptions moved): messages may have been lost meanwhile. */
+  resubscribed?(): void;
+}
+
 /** What the replica needs from the store. */
 export interface ReplicaHost {
   readonly redis: RedisConnection;
@@ -101,6 +109,8 @@ interface Barrier {
 
 export class SessionReplica {
   private readonly entries = new Map<string, Entry>();
+  /** Other channels carried by the same connection (listen()). */
+  private readonly listeners = new Map<string, Set<ChannelListener>>();
   private subscriber: ChannelSubscriber | undefined;
   private readonly expiry: ExpiryWatch;
   private readonly listener: FollowedSessionListener;
@@ -165,6 +175,30 @@ export class SessionReplica {
     followers.set(follow, follower);
     entry.follows.add(follow);
     return follow;
+  }
+
+  /**
+   * Subscribes to one of the library's own channels on the replica's connection (one subscriber
+   * connection per process, whoever listens): `ready` resolves once Redis confirmed it. The caller
+   * keeps the replica open with attach() while it listens.
+   */
+  listen(channel: string, listener: ChannelListener): { ready: Promise<void>; release(): void } {
+    const subscriber = this.open();
+    let listeners = this.listeners.get(channel);
+    if (!listeners) this.listeners.set(channel, (listeners = new Set()));
+    listeners.add(listener);
+    let released = false;
+    return {
+      ready: subscriber.subscribe(channel),
+      release: () => {
+        if (released) return;
+        released = true;
+        listeners.delete(listener);
+        if (listeners.size > 0 || this.listeners.get(channel) !== listeners) return;
+        this.listeners.delete(channel);
+        void this.subscriber?.unsubscribe(channel);
+      },
+    };
   }
 
   /** The followed session of `sid`, if any. */
@@ -257,6 +291,7 @@ export class SessionReplica {
   async close(): Promise<void> {
     this.expiry.clear();
     this.entries.clear();
+    this.listeners.clear();
     clearTimeout(this.probing);
     this.probing = undefined;
     this.nextBarrier?.reject(new Error('live-session: the replica closed'));
@@ -373,7 +408,16 @@ export class SessionReplica {
 
   private onMessage(channel: string, raw: string): void {
     const entry = this.entries.get(channel);
-    if (!entry) return;
+    if (!entry) {
+      for (const listener of this.listeners.get(channel) ?? []) {
+        try {
+          listener.message(raw);
+        } catch (err) {
+          debug('a listener of %s threw: %s', channel, asError(err).message);
+        }
+      }
+      return;
+    }
     const message = parseMessage(raw);
     if (!message) {
       debug('dropped a malformed message on %s', channel);
@@ -393,6 +437,15 @@ export class SessionReplica {
   private async relink(channels: string[]): Promise<void> {
     const losses = this.losses;
     clearTimeout(this.probing);
+    for (const listeners of this.listeners.values()) {
+      for (const listener of listeners) {
+        try {
+          listener.resubscribed?.();
+        } catch (err) {
+          debug('a listener threw: %s', asError(err).message);
+        }
+      }
+    }
     // Also those whose first read is in flight: it may have started before the loss.
     const reading = [...this.entries.values()].filter((entry) => !entry.session.ended);
     debug('relinking: reading %d sessions (%d channels)', reading.length, channels.length);

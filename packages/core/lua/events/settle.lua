@@ -1,0 +1,30 @@
+-- What a watcher found about the entries it claimed (src/events/shard-pump.ts). KEYS[1]: the shard's due key.
+-- ARGV: now, the lease it claimed them with, the publish command, the stream's backlog bound, then
+-- sid/verdict pairs: 'g<ms>' the session is gone, expired at <ms>; else the score to look again.
+-- An entry whose score is no longer the lease was changed meanwhile (the session was destroyed and
+-- reported, re-created, its expiry moved back, or another watcher claimed it after the lease): left
+-- as it is. Returns { the number of events added, the score of the first entry now or false }.
+local lease, publish, max_backlog = ARGV[2], ARGV[3], ARGV[4]
+local emitted = 0
+for i = 5, #ARGV, 2 do
+  local sid, verdict = ARGV[i], ARGV[i + 1]
+  local score = redis.call('ZSCORE', due, sid)
+  if score and tonumber(score) == tonumber(lease) then
+    local data = redis.call('HGET', info, sid) or ''
+    if string.byte(verdict, 1) == 103 then -- 'g': gone
+      redis.call('ZREM', due, sid)
+      redis.call('HDEL', info, sid)
+      -- An adopted session never seen alive may have ended before the sweep saw it: nothing is reported.
+      if string.byte(data, 1) ~= 63 then
+        emit(max_backlog, 'expired', sid, string.sub(verdict, 2), unmarked(data))
+        emitted = emitted + 1
+      end
+    else
+      redis.call('ZADD', due, 'XX', verdict, sid)
+      if string.byte(data, 1) == 63 then redis.call('HSET', info, sid, '!' .. string.sub(data, 2)) end
+    end
+  end
+end
+if emitted > 0 then redis.call(publish, wake, '1') end
+local first = redis.call('ZRANGE', due, 0, 0, 'WITHSCORES')
+return { emitted, first[2] or false }
