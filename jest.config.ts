@@ -13,6 +13,8 @@ const config: Config = {
   projects: [
     project('core', '<rootDir>/packages/core'),
     project('socket.io', '<rootDir>/packages/socket.io'),
+    project('sse', '<rootDir>/packages/sse'),
+    project('ws', '<rootDir>/packages/ws'),
     project('example-cart', '<rootDir>/examples/cart'),
     project('bench', '<rootDir>/bench'),
     project('docs-check', '<rootDir>/packages/docs-check'),

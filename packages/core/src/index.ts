@@ -16,3 +16,18 @@ export { LiveSessionError, type LiveSessionErrorCode } from './errors';
 export { parseMessage, MESSAGE_FORMAT, type SessionMessage, type ChangeMessage, type ReloadMessage, type DestroyMessage, type DestroyReason } from './message';
 export { isWrongType, type RedisClient, type RedisConnection, type SubscriberConnection, type SubscriberEvents, type NodeRedisClient, type NodeRedisCluster } from './redis';
 export { convertToConnectRedis, type ConvertToConnectRedisOptions, type ConvertToConnectRedisResult } from './rollback';
+export {
+  SessionFeed,
+  FeedConnection,
+  sessionIdOfRequest,
+  verifiedSessionId,
+  checkCookieOptions,
+  DEFAULT_COOKIE_NAME,
+  resolveTransportOptions,
+  optionChecks,
+  type TransportOptionSpec,
+  type TransportOptionSpecs,
+  type FeedSink,
+  type SessionFeedOptions,
+  type SignedCookieOptions,
+} from './feed';
