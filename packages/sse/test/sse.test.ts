@@ -5,7 +5,7 @@
  * resuming with Last-Event-ID.
  */
 import { createHmac } from 'node:crypto';
-import { CookieClient, startRedis, type TestRedis, waitFor } from '@live-session/test-support';
+import { startRedis, type TestRedis, waitFor } from '@live-session/test-support';
 import Redis from 'ioredis';
 import { type AppServer, login, SECRET, sidOf, startServer, StreamClient } from './helpers';
 
