@@ -196,16 +196,17 @@ export class FeedConnection<E> implements SessionFollower {
 
   /**
    * Atomic read-modify-write of one key of this connection's session (as the store's
-   * updateSession); a session found gone ends here too before the caller hears of it.
+   * updateSession). Rejects with ERR_LIVE_SESSION_NOT_FOUND, writing nothing, once the session has
+   * ended; when that is how the store found out, call `gone()` after answering the client.
    */
   async update<T>(key: string, fn: (current: T | undefined) => T | undefined | Promise<T | undefined>): Promise<SessionState> {
     if (this.done || this.session.ended) throw notFound(this.sid);
-    try {
-      return await this.feed.store.updateSessionState(this.sid, key, fn);
-    } catch (err) {
-      if (err instanceof LiveSessionError && err.code === 'ERR_LIVE_SESSION_NOT_FOUND') await this.replica.gone(this.sid);
-      throw err;
-    }
+    return this.feed.store.updateSessionState(this.sid, key, fn);
+  }
+
+  /** A write found the session gone without a message: it ended (as expired) for every follower here. */
+  gone(): Promise<void> {
+    return this.replica.gone(this.sid);
   }
 
   /** The connection is gone: lets go of the session (the last follow of it unsubscribes). Idempotent. */
