@@ -9,39 +9,22 @@ import { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import createDebug from 'debug';
 import {
-  checkCookieOptions,
+  type checkCookieOptions,
   type LiveSessionStore,
+  type LiveTransportOptions,
   optionChecks,
   resolveTransportOptions,
   SessionFeed,
   sessionIdOfRequest,
-  type SessionView,
+  TRANSPORT_OPTION_SPECS,
+  transportCookie,
 } from '@live-session/core';
 import { EventStream, resumedVersion, sessionTag, updateFrame } from './event-stream';
 
 const debug = createDebug('live-session:sse');
 
-export interface LiveSseOptions {
-  /** The store the sessions live in. */
-  store: LiveSessionStore;
-  /**
-   * What the browser may see of its session: called with the session's view (no cookie) once per
-   * change; the result is sent as an `update` event (JSON) when it differs from the last one sent.
-   * @default undefined: no session data is sent, only the end of the session
-   */
-  expose?: (session: SessionView) => unknown;
-  /**
-   * express-session's `secret` (one, or several: every one verifies): the session id is then read
-   * from the signed cookie when express-session's middleware did not run on the request (Fastify,
-   * a plain `http` server). Without it, only requests that went through express-session have a session.
-   * @default undefined
-   */
-  secret?: string | string[];
-  /**
-   * express-session's cookie `name`.
-   * @default "connect.sid"
-   */
-  name?: string;
+/** The options of every live transport (`store`, `expose`, `secret`, `name`: see LiveTransportOptions), and these. */
+export interface LiveSseOptions extends LiveTransportOptions {
   /**
    * ms between heartbeats (a comment line that keeps proxies from closing an idle stream); a
    * client that has not taken what was written for a whole interval is disconnected. 0: none.
@@ -60,10 +43,7 @@ type Resolved = Required<Pick<LiveSseOptions, 'store' | 'heartbeat'>> & Omit<Liv
 
 const WHERE = 'createLiveSse';
 const SPECS = {
-  store: { check: optionChecks.store<LiveSessionStore> },
-  expose: { check: optionChecks.optionalFunction<(session: SessionView) => unknown> },
-  secret: { check: (value: unknown) => value as string | string[] | undefined }, // checked with `name` below
-  name: { check: optionChecks.optionalString },
+  ...TRANSPORT_OPTION_SPECS,
   heartbeat: { default: () => 15_000, check: optionChecks.wholeNumber(0) },
   retry: { check: (value: unknown, name: string, where: string) => (value === undefined ? undefined : optionChecks.wholeNumber(0)(value, name, where)) },
 };
@@ -93,9 +73,7 @@ export class LiveSse extends EventEmitter<LiveSseEvents> {
     super();
     this.options = resolveTransportOptions<Resolved>(WHERE, options, SPECS);
     this.store = this.options.store;
-    const { secret, name } = this.options;
-    if (secret === undefined && name !== undefined) throw new TypeError(`${WHERE}: "name" needs "secret" (express-session's) to check the signed cookie`);
-    this.cookie = secret === undefined ? undefined : checkCookieOptions({ secret, name }, WHERE);
+    this.cookie = transportCookie(this.options, WHERE);
     this.feed = new SessionFeed<string>({
       store: this.store,
       expose: this.options.expose,

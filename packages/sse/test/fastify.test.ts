@@ -3,11 +3,10 @@
  * Fastify's raw request and response; the session id from the signed cookie (express-session's
  * format, which @live-session/fastify writes too), checked with the same secret.
  */
-import { createHmac, randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { LiveSessionStore } from '@live-session/core';
-import { startRedis, type TestRedis, waitFor } from '@live-session/test-support';
+import { startRedis, storeSignedSession, type TestRedis, waitFor } from '@live-session/test-support';
 import Redis from 'ioredis';
 import { createLiveSse, type LiveSse } from '../src';
 import { StreamClient } from './helpers';
@@ -42,13 +41,8 @@ afterAll(async () => {
   await redis?.close();
 });
 
-/** A stored session and its cookie, as a Fastify session plugin (or express-session) would make them, signed with `secret`. */
-async function session(data: Record<string, unknown>, secret = SECRET): Promise<{ sid: string; cookie: string }> {
-  const sid = randomBytes(18).toString('base64url');
-  await store.set(sid, { cookie: { originalMaxAge: 3_600_000, expires: new Date(Date.now() + 3_600_000).toISOString(), httpOnly: true, path: '/' }, ...data } as never);
-  const signed = `s:${sid}.${createHmac('sha256', secret).update(sid).digest('base64').replace(/=+$/, '')}`;
-  return { sid, cookie: `sid=${encodeURIComponent(signed)}` };
-}
+/** A stored session (as a Fastify session plugin, or express-session, stores one) and its cookie signed with `secret`. */
+const session = (data: Record<string, unknown>, secret = SECRET) => storeSignedSession(store, data, { secret, name: 'sid' });
 
 test('a Fastify route streams the session of the signed cookie: changes, then the end with its reason', async () => {
   const { sid, cookie } = await session({ cart: ['tea'], user: 'ada' });

@@ -1,7 +1,7 @@
 /** Shared by the SSE tests: app servers in separate processes, logged-in clients, a recording event-stream client. */
 import { request, type ClientRequest, type IncomingMessage } from 'node:http';
 import { join } from 'node:path';
-import { CookieClient, startChild, type ChildServer, waitFor } from '@live-session/test-support';
+import { type CookieClient, loginAt, sessionIdOfCookie, startChild, type ChildServer, waitFor } from '@live-session/test-support';
 
 export const SERVER_SCRIPT = join(__dirname, 'fixtures', 'server.js');
 export const SECRET = 'sse test secret';
@@ -18,19 +18,10 @@ export async function startServer(redisUrl: string, env: Record<string, string> 
   return Object.assign(child, { url: `http://127.0.0.1:${port}`, port });
 }
 
-/** Logs in over HTTP (express-session regenerates the id) and returns the client holding the cookie. */
-export async function login(server: AppServer, user: string, extra: { maxAge?: number } = {}): Promise<CookieClient> {
-  const client = new CookieClient(server.url);
-  const response = await client.post('/login', { user, ...extra });
-  if (response.status !== 200) throw new Error(`login failed: ${response.status}`);
-  return client;
-}
+/** Logs in on `server` (the fixture regenerates the session) and returns the client holding the cookie. */
+export const login = (server: AppServer, user: string, extra: { maxAge?: number } = {}): Promise<CookieClient> => loginAt(server.url, user, extra);
 
-/** The session id inside express-session's signed cookie. */
-export function sidOf(client: CookieClient): string {
-  const value = decodeURIComponent(client.cookie('connect.sid')!);
-  return value.slice(2, value.lastIndexOf('.'));
-}
+export const sidOf = (client: CookieClient): string => sessionIdOfCookie(client);
 
 export interface StreamEvent {
   /** The event type ('update', 'end'); '' for a bare id (no event fired in a browser). */

@@ -13,10 +13,13 @@ import type { Duplex } from 'node:stream';
 import createDebug from 'debug';
 import type { SessionData } from 'express-session';
 import {
-  checkCookieOptions,
+  type checkCookieOptions,
   LiveSessionError,
   type LiveSessionStore,
+  type LiveTransportOptions,
   optionChecks,
+  TRANSPORT_OPTION_SPECS,
+  transportCookie,
   resolveTransportOptions,
   SessionFeed,
   sessionIdOfRequest,
@@ -40,27 +43,8 @@ export type KeyWriter<T> = (value: unknown, current: T | undefined) => T | undef
  */
 export type WritableKeys = { [K in Exclude<keyof SessionData, 'cookie'>]?: KeyWriter<SessionData[K]> } & { [key: string]: KeyWriter<any> | undefined }; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-export interface LiveWsOptions {
-  /** The store the sessions live in. */
-  store: LiveSessionStore;
-  /**
-   * What the client may see of its session: called with the session's view (no cookie) once per
-   * change; the result is sent as an `update` message when it differs from the last one sent.
-   * @default undefined: no session data is sent, only the end of the session
-   */
-  expose?: (session: SessionView) => unknown;
-  /**
-   * express-session's `secret` (one, or several: every one verifies): the session id is read from
-   * the upgrade request's signed cookie. Without it, only requests that went through
-   * express-session's middleware have a session.
-   * @default undefined
-   */
-  secret?: string | string[];
-  /**
-   * express-session's cookie `name`.
-   * @default "connect.sid"
-   */
-  name?: string;
+/** The options of every live transport (`store`, `expose`, `secret`, `name`: see LiveTransportOptions), and these. */
+export interface LiveWsOptions extends LiveTransportOptions {
   /**
    * The keys the client may write with a `write` message, and how its value becomes the new one.
    * Without it, the client's messages are left to the app.
@@ -90,10 +74,7 @@ type Resolved = Required<Pick<LiveWsOptions, 'store' | 'keepAlive' | 'heartbeat'
 
 const WHERE = 'createLiveWs';
 const SPECS = {
-  store: { check: optionChecks.store<LiveSessionStore> },
-  expose: { check: optionChecks.optionalFunction<(session: SessionView) => unknown> },
-  secret: { check: (value: unknown) => value as string | string[] | undefined }, // checked with `name` below
-  name: { check: optionChecks.optionalString },
+  ...TRANSPORT_OPTION_SPECS,
   writable: {
     check: (value: unknown, name: string, where: string): WritableKeys | undefined => {
       if (value === undefined) return undefined;
@@ -137,9 +118,7 @@ export class LiveWs extends EventEmitter<LiveWsEvents> {
     }
     this.options = resolveTransportOptions<Resolved>(WHERE, options, SPECS);
     this.store = this.options.store;
-    const { secret, name } = this.options;
-    if (secret === undefined && name !== undefined) throw new TypeError(`${WHERE}: "name" needs "secret" (express-session's) to check the signed cookie`);
-    this.cookie = secret === undefined ? undefined : checkCookieOptions({ secret, name }, WHERE);
+    this.cookie = transportCookie(this.options, WHERE);
     this.feed = new SessionFeed<Buffer>({
       store: this.store,
       expose: this.options.expose,

@@ -3,11 +3,10 @@
  * upgrades of Fastify's own `http` server passed to live.handleUpgrade, the session id from the
  * signed cookie (express-session's format, which @live-session/fastify writes too).
  */
-import { createHmac, randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { LiveSessionStore } from '@live-session/core';
-import { startRedis, type TestRedis, waitFor } from '@live-session/test-support';
+import { startRedis, storeSignedSession, type TestRedis, waitFor } from '@live-session/test-support';
 import Redis from 'ioredis';
 import { WebSocketServer } from 'ws';
 import { CLOSE_CODES, createLiveWs, type LiveWs } from '../src';
@@ -50,12 +49,8 @@ afterAll(async () => {
   await redis?.close();
 });
 
-async function session(data: Record<string, unknown>, secret = SECRET): Promise<{ sid: string; cookie: string }> {
-  const sid = randomBytes(18).toString('base64url');
-  await store.set(sid, { cookie: { originalMaxAge: 3_600_000, expires: new Date(Date.now() + 3_600_000).toISOString(), httpOnly: true, path: '/' }, ...data } as never);
-  const signed = `s:${sid}.${createHmac('sha256', secret).update(sid).digest('base64').replace(/=+$/, '')}`;
-  return { sid, cookie: `sid=${encodeURIComponent(signed)}` };
-}
+/** A stored session (as a Fastify session plugin, or express-session, stores one) and its cookie signed with `secret`. */
+const session = (data: Record<string, unknown>, secret = SECRET) => storeSignedSession(store, data, { secret, name: 'sid' });
 
 test('a WebSocket on Fastify\'s server follows the session of its signed cookie: changes both ways, then the end', async () => {
   const { sid, cookie } = await session({ cart: ['tea'], user: 'ada' });

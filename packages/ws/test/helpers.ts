@@ -1,6 +1,6 @@
 /** Shared by the ws tests: app servers in separate processes, logged-in clients, a recording `ws` client. */
 import { join } from 'node:path';
-import { CookieClient, startChild, type ChildServer, waitFor } from '@live-session/test-support';
+import { type CookieClient, loginAt, sessionIdOfCookie, startChild, type ChildServer, waitFor } from '@live-session/test-support';
 import { WebSocket } from 'ws';
 
 export const SERVER_SCRIPT = join(__dirname, 'fixtures', 'server.js');
@@ -17,17 +17,10 @@ export async function startServer(redisUrl: string, env: Record<string, string> 
   return Object.assign(child, { url: `http://127.0.0.1:${port}`, wsUrl: `ws://127.0.0.1:${port}/live` });
 }
 
-export async function login(server: AppServer, user: string, extra: { maxAge?: number } = {}): Promise<CookieClient> {
-  const client = new CookieClient(server.url);
-  const response = await client.post('/login', { user, ...extra });
-  if (response.status !== 200) throw new Error(`login failed: ${response.status}`);
-  return client;
-}
+/** Logs in on `server` (the fixture regenerates the session) and returns the client holding the cookie. */
+export const login = (server: AppServer, user: string, extra: { maxAge?: number } = {}): Promise<CookieClient> => loginAt(server.url, user, extra);
 
-export function sidOf(client: CookieClient): string {
-  const value = decodeURIComponent(client.cookie('connect.sid')!);
-  return value.slice(2, value.lastIndexOf('.'));
-}
+export const sidOf = (client: CookieClient): string => sessionIdOfCookie(client);
 
 type Message = { type: string } & Record<string, unknown>;
 

@@ -4,8 +4,7 @@
  * writes (atomic, answered, never thrown), the end of a session with its reason and close code,
  * and what an upgrade refuses.
  */
-import { createHmac } from 'node:crypto';
-import { startRedis, type TestRedis, waitFor } from '@live-session/test-support';
+import { signedCookie, startRedis, type TestRedis, waitFor } from '@live-session/test-support';
 import Redis from 'ioredis';
 import { CLOSE_CODES } from '../src';
 import { type AppServer, login, RecordingWs, SECRET, sidOf, startServer } from './helpers';
@@ -158,9 +157,8 @@ test('a write to a session that vanished without a message is refused (nothing r
 test('refused before the handshake: no cookie, unsigned, forged, never stored (401); a page of another site (403)', async () => {
   const ivy = await login(A, 'ivy');
   const sid = sidOf(ivy);
-  const sign = (id: string, secret: string) => `connect.sid=${encodeURIComponent(`s:${id}.${createHmac('sha256', secret).update(id).digest('base64').replace(/=+$/, '')}`)}`;
-  expect(sign(sid, SECRET)).toBe(ivy.cookieHeader);
-  for (const cookie of [undefined, `connect.sid=${sid}`, sign(sid, 'not the secret'), sign('nosuchsession', SECRET)]) {
+  expect(signedCookie(sid, SECRET)).toBe(ivy.cookieHeader);
+  for (const cookie of [undefined, `connect.sid=${sid}`, signedCookie(sid, 'not the secret'), signedCookie('nosuchsession', SECRET)]) {
     const socket = await open(B, cookie);
     expect({ cookie, refused: socket.refused, opened: socket.opened }).toEqual({ cookie, refused: 401, opened: false });
   }

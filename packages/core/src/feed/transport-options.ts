@@ -4,6 +4,34 @@
  * anything else rejected with the closest known name.
  */
 import { closest, distance } from 'fastest-levenshtein';
+import type { SessionView } from '../replica';
+import type { LiveSessionStore } from '../store';
+import { checkCookieOptions } from './request-session';
+
+/** The options every live transport takes (@live-session/sse, @live-session/ws extend them). */
+export interface LiveTransportOptions {
+  /** The store the sessions live in. */
+  store: LiveSessionStore;
+  /**
+   * What the client may see of its session: called with the session's view (no cookie) once per
+   * change; the result is sent as an `update` (JSON) when it differs from the last one sent.
+   * @default undefined: no session data is sent, only the end of the session
+   */
+  expose?: (session: SessionView) => unknown;
+  /**
+   * express-session's `secret` (one, or several: every one verifies): the session id is then read
+   * from the request's signed cookie when express-session's middleware did not run on it (Fastify,
+   * a plain `http` server, a WebSocket upgrade). Without it, only requests that went through
+   * express-session's middleware have a session.
+   * @default undefined
+   */
+  secret?: string | string[];
+  /**
+   * express-session's cookie `name`.
+   * @default "connect.sid"
+   */
+  name?: string;
+}
 
 /** How one option is checked, and its value when absent (undefined). */
 export interface TransportOptionSpec<T> {
@@ -67,4 +95,18 @@ export const optionChecks = {
 
 function describe(value: unknown): string {
   return typeof value === 'string' ? JSON.stringify(value) : typeof value === 'function' ? 'a function' : String(value);
+}
+
+/** The checks of LiveTransportOptions, for a transport's own specs to extend. */
+export const TRANSPORT_OPTION_SPECS = {
+  store: { check: optionChecks.store<LiveSessionStore> },
+  expose: { check: optionChecks.optionalFunction<(session: SessionView) => unknown> },
+  secret: { check: (value: unknown) => value as string | string[] | undefined }, // checked with `name` by transportCookie
+  name: { check: optionChecks.optionalString },
+};
+
+/** The signed-cookie check of resolved transport options (undefined without a secret: express-session's middleware only). */
+export function transportCookie({ secret, name }: Pick<LiveTransportOptions, 'secret' | 'name'>, where: string): ReturnType<typeof checkCookieOptions> {
+  if (secret === undefined && name !== undefined) throw new TypeError(`${where}: "name" needs "secret" (express-session's) to check the signed cookie`);
+  return secret === undefined ? undefined : checkCookieOptions({ secret, name }, where);
 }
