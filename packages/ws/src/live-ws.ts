@@ -27,9 +27,9 @@ import {
   type SessionView,
   viewOf,
 } from '@live-session/core';
-import type { WebSocket, WebSocketServer } from 'ws';
+import type { WebSocket } from 'ws';
 import { failure, GOING_AWAY, parseWrite, replyMessage, updateMessage, type WriteRequest } from './protocol';
-import { SocketConnection } from './socket-connection';
+import { type LiveSocket, SocketConnection, type UpgradeServer } from './socket-connection';
 
 const debug = createDebug('live-session:ws');
 
@@ -98,21 +98,22 @@ export interface LiveWsEvents {
   error: [error: Error];
 }
 
-export class LiveWs extends EventEmitter<LiveWsEvents> {
+/** `S`: the WebSocket type of the app's `ws` typings (inferred from the WebSocketServer). */
+export class LiveWs<S extends LiveSocket = WebSocket> extends EventEmitter<LiveWsEvents> {
   readonly store: LiveSessionStore;
   private readonly options: Resolved;
   private readonly cookie: ReturnType<typeof checkCookieOptions>;
   private readonly feed: SessionFeed<Buffer>;
-  private readonly connections = new Map<WebSocket, SocketConnection>();
+  private readonly connections = new Map<S, SocketConnection>();
   private readonly heartbeats: NodeJS.Timeout | undefined;
   private closed = false;
 
   constructor(
-    readonly wss: WebSocketServer,
+    readonly wss: UpgradeServer<S>,
     options: LiveWsOptions,
   ) {
     super();
-    if (!wss || typeof wss.handleUpgrade !== 'function') throw new TypeError(`${WHERE}(wss, options): wss is a WebSocketServer from the ws package`);
+    if (!wss || typeof wss.handleUpgrade !== 'function' || typeof wss.options !== 'object') throw new TypeError(`${WHERE}(wss, options): wss is a WebSocketServer from the ws package`);
     if (!wss.options.noServer) {
       throw new TypeError(`${WHERE}: create the WebSocketServer with { noServer: true } and pass the upgrades to live.handleUpgrade (the session is checked before the handshake)`);
     }
@@ -140,7 +141,7 @@ export class LiveWs extends EventEmitter<LiveWsEvents> {
    * a forged cookie, a session that ended), 403 (another site's page: `allowOrigin`), 503 (Redis
    * cannot be read, or the server is closing). Never throws.
    */
-  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, callback?: (ws: WebSocket, req: IncomingMessage) => void): void {
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, callback?: (ws: S, req: IncomingMessage) => void): void {
     this.upgrade(req, socket, head, callback).catch((err: unknown) => {
       this.report(err);
       refuse(socket, 500);
@@ -148,7 +149,7 @@ export class LiveWs extends EventEmitter<LiveWsEvents> {
   }
 
   /** The connection's current view of its session; null when it has none (not ours, or ended). */
-  sessionOf(ws: WebSocket): SessionView | null {
+  sessionOf(ws: S): SessionView | null {
     const connection = this.connections.get(ws)?.connection;
     return connection && !connection.closed && !connection.session.ended ? connection.session.view : null;
   }
@@ -160,7 +161,7 @@ export class LiveWs extends EventEmitter<LiveWsEvents> {
    * ended (nothing is written).
    */
   async updateSession<K extends string, T extends SessionValue<K> = SessionValue<K>>(
-    ws: WebSocket,
+    ws: S,
     key: K,
     fn: (current: T | undefined) => T | undefined | Promise<T | undefined>,
   ): Promise<SessionView> {
@@ -199,7 +200,7 @@ export class LiveWs extends EventEmitter<LiveWsEvents> {
 
   // ---- Internals
 
-  private async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, callback?: (ws: WebSocket, req: IncomingMessage) => void): Promise<void> {
+  private async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, callback?: (ws: S, req: IncomingMessage) => void): Promise<void> {
     if (this.closed) return refuse(socket, 503);
     if (!this.options.allowOrigin(req.headers.origin, req)) return refuse(socket, 403);
     const sid = sessionIdOfRequest(req, this.cookie);
@@ -209,15 +210,17 @@ export class LiveWs extends EventEmitter<LiveWsEvents> {
     if (!connection) return refuse(socket, 401);
     sink.connection = connection;
     // The socket carries the WebSocket once upgraded: when it closes, however, the session is let go.
+    let upgraded: S | undefined;
     socket.once('close', () => {
       connection.release();
-      if (sink.ws) this.connections.delete(sink.ws);
+      if (upgraded) this.connections.delete(upgraded);
     });
     const outcome = await connection.ready;
     if (socket.destroyed || connection.closed) return void socket.destroy();
     if (this.closed) return refuse(socket, 503);
     if (outcome !== 'ok') return refuse(socket, outcome === 'missing' ? 401 : 503);
     this.wss.handleUpgrade(req, socket, head, (ws) => {
+      upgraded = ws;
       sink.ws = ws;
       this.connections.set(ws, sink);
       ws.on('pong', () => (sink.alive = true));
@@ -234,10 +237,10 @@ export class LiveWs extends EventEmitter<LiveWsEvents> {
   }
 
   /** A client's write: answered, never thrown. */
-  private write(ws: WebSocket, sink: SocketConnection, request: WriteRequest | undefined): void {
+  private write(ws: S, sink: SocketConnection, request: WriteRequest | undefined): void {
     if (!request) return;
     const answer = (reply: Parameters<typeof replyMessage>[1]) => {
-      if (ws.readyState === ws.OPEN) ws.send(replyMessage(request.id, reply));
+      if (ws.readyState === 1) ws.send(replyMessage(request.id, reply), {}); // OPEN
     };
     const { key } = request;
     const writer = typeof key === 'string' ? this.options.writable?.[key] : undefined;
@@ -285,7 +288,7 @@ function sameOrigin(origin: string | undefined, req: IncomingMessage): boolean {
   }
 }
 
-/** Follows the sessions of the connections `wss` accepts through `live.handleUpgrade`. */
-export function createLiveWs(wss: WebSocketServer, options: LiveWsOptions): LiveWs {
+/** Follows the sessions of the connections `wss` (a `ws` WebSocketServer with `noServer: true`) accepts through `live.handleUpgrade`. */
+export function createLiveWs<S extends LiveSocket>(wss: UpgradeServer<S>, options: LiveWsOptions): LiveWs<S> {
   return new LiveWs(wss, options);
 }
