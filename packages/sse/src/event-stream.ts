@@ -33,9 +33,9 @@ export function sessionTag(sid: string): string {
   return createHash('sha256').update(sid).digest('base64url').slice(0, 12);
 }
 
-/** An `update` event: once per session and version, shared by every stream of the session. */
-export function updateFrame(json: string, version: number, tag: string): string {
-  return `id: ${version}.${tag}\nevent: ${SSE_EVENTS.update}\ndata: ${json}\n\n`;
+/** An `update` event: encoded once per session and version, the same bytes for every stream of the session. */
+export function updateFrame(json: string, version: number, tag: string): Buffer {
+  return Buffer.from(`id: ${version}.${tag}\nevent: ${SSE_EVENTS.update}\ndata: ${json}\n\n`);
 }
 
 /** The version a reconnecting EventSource holds, from its Last-Event-ID; undefined when it is not of this session. */
@@ -47,8 +47,8 @@ export function resumedVersion(lastEventId: string | string[] | undefined, tag: 
   return Number.isSafeInteger(version) ? version : undefined;
 }
 
-export class EventStream implements FeedSink<string> {
-  connection: FeedConnection<string> | undefined;
+export class EventStream implements FeedSink<Buffer> {
+  connection: FeedConnection<Buffer> | undefined;
   /** The socket did not take the last write: nothing more until it drains. */
   private blocked = false;
   /** Heartbeat ticks seen while blocked (the second one disconnects). */
@@ -64,7 +64,7 @@ export class EventStream implements FeedSink<string> {
     readonly tag: string,
   ) {}
 
-  update(frame: string): boolean {
+  update(frame: Buffer): boolean {
     return this.write(frame);
   }
 
@@ -87,7 +87,7 @@ export class EventStream implements FeedSink<string> {
   }
 
   /** Accepted (the client gets it), or refused while the socket is full. */
-  private write(chunk: string): boolean {
+  private write(chunk: string | Buffer): boolean {
     if (this.blocked || this.res.writableEnded || this.res.destroyed) return false;
     if (!this.res.write(chunk)) {
       this.blocked = true;

@@ -64,7 +64,7 @@ export class LiveSse extends EventEmitter<LiveSseEvents> {
   readonly store: LiveSessionStore;
   private readonly options: Resolved;
   private readonly cookie: ReturnType<typeof checkCookieOptions>;
-  private readonly feed: SessionFeed<string>;
+  private readonly feed: SessionFeed<Buffer>;
   private readonly streams = new Set<EventStream>();
   private readonly heartbeats: NodeJS.Timeout | undefined;
   private closed = false;
@@ -74,7 +74,7 @@ export class LiveSse extends EventEmitter<LiveSseEvents> {
     this.options = resolveTransportOptions<Resolved>(WHERE, options, SPECS);
     this.store = this.options.store;
     this.cookie = transportCookie(this.options, WHERE);
-    this.feed = new SessionFeed<string>({
+    this.feed = new SessionFeed<Buffer>({
       store: this.store,
       expose: this.options.expose,
       encode: (json, version, session) => updateFrame(json, version, sessionTag(session.sid)),
