@@ -7,6 +7,7 @@
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { findBrowser, startChild, startRedis, type ChildServer, type TestRedis } from '@live-session/test-support';
+import Redis from 'ioredis';
 
 const SERVER = join(__dirname, '..', 'src', 'server.js');
 const WAIT = { timeout: 10_000 };
@@ -75,6 +76,21 @@ test('a socket.io tab on server A and an SSE tab on server B: both live both way
   expect(await sseTab.locator('[data-testid="rendered-by"]').textContent()).toContain('server B');
   await waitText(sseTab, 'user', 'sam');
   const [markSocket, markSse] = [await mark(socketTab), await mark(sseTab)];
+
+  // One subscriber connection per process, whichever transports follow: an SSE tab of the same
+  // session on A (beside its socket.io tab) adds no subscription of the session's channel.
+  const extra = await context.newPage();
+  await extra.goto(`${urlA}sse`);
+  await following(extra);
+  const cookie = (await context.cookies()).find((c) => c.name === 'cart.sid')!;
+  const sid = decodeURIComponent(cookie.value).slice(2, decodeURIComponent(cookie.value).lastIndexOf('.'));
+  const admin = new Redis(redis.url);
+  try {
+    expect(await admin.pubsub('NUMSUB', `live_session:${sid}`)).toEqual([`live_session:${sid}`, 2]); // servers A and B
+  } finally {
+    admin.disconnect();
+  }
+  await extra.close();
 
   // A form POST on the socket.io tab (an HTTP write on A): the SSE tab on B shows it live.
   await Promise.all([socketTab.waitForEvent('load', WAIT), socketTab.click('[data-testid="add-mug"]')]);

@@ -188,3 +188,17 @@ test('heartbeats keep an idle stream open', async () => {
     await H.stop();
   }
 });
+
+test('a change whose message was lost reaches the stream once the subscriber connection is back', async () => {
+  const jack = await login(A, 'jack');
+  const stream = await open(B, jack.cookieHeader);
+  await stream.until((s) => s.user === 'jack');
+  // Written with its version but never published (its message lost), then every subscriber connection cut.
+  const key = `live_session:${sidOf(jack)}`;
+  const version = Number(await admin.hget(key, '$v'));
+  await admin.hset(key, 'silent', '"lost message"', '$v', String(version + 1));
+  await admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
+  await stream.until((s) => s.silent === 'lost message', 'the change whose message was lost');
+  expect(versionOf(stream.lastEventId)).toBe(version + 1);
+  expect(stream.ended).toBe(false);
+});

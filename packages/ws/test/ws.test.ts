@@ -167,3 +167,16 @@ test('refused before the handshake: no cookie, unsigned, forged, never stored (4
   const sameSite = await open(B, ivy.cookieHeader, { origin: `http://${host}` });
   await sameSite.until((s) => s.user === 'ivy');
 });
+
+test('a change whose message was lost reaches the WebSocket once the subscriber connection is back', async () => {
+  const jack = await login(A, 'jack');
+  const socket = await open(B, jack.cookieHeader);
+  await socket.until((s) => s.user === 'jack');
+  const key = `live_session:${sidOf(jack)}`;
+  const version = Number(await admin.hget(key, '$v'));
+  await admin.hset(key, 'silent', '"lost message"', '$v', String(version + 1));
+  await admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
+  await socket.until((s) => s.silent === 'lost message', 'the change whose message was lost');
+  expect(socket.of('update').at(-1)!.version).toBe(version + 1);
+  expect(socket.closed).toBeUndefined();
+});
