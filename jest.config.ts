@@ -14,6 +14,8 @@ const config: Config = {
     project('core', '<rootDir>/packages/core'),
     project('socket.io', '<rootDir>/packages/socket.io'),
     project('fastify', '<rootDir>/packages/fastify'),
+    project('sse', '<rootDir>/packages/sse'),
+    project('ws', '<rootDir>/packages/ws'),
     project('example-cart', '<rootDir>/examples/cart'),
     project('bench', '<rootDir>/bench'),
     project('docs-check', '<rootDir>/packages/docs-check'),

@@ -1,14 +1,15 @@
 #!/usr/bin/env node
 // Checks that the published packages install and run the way a user gets them (part of `npm test`):
-//   1. `npm pack` of @live-session/core, @live-session/socket.io and @live-session/fastify (prepack builds them);
+//   1. `npm pack` of @live-session/core, socket.io, fastify, sse and ws (prepack builds them);
 //   2. each tarball holds dist/, LICENSE, README.md, the sources its source maps name, and no
 //      `workspace:` range where an installer reads one (dependencies, peer, optional);
 //   3. a scratch app in a temp folder OUTSIDE the workspace installs the tarballs with plain npm
-//      from the registry (with express, express-session, fastify, ioredis, socket.io and socket.io-client);
+//      from the registry (with express, express-session, fastify, ioredis, socket.io, socket.io-client and ws);
 //   4. the app runs once as CommonJS and once as an ES module against a private redis-server: an
-//      HTTP request creates a session, a socket.io-client socket with its cookie joins it, a direct
-//      store write reaches the socket, and the store reads the session back; then a Fastify app with
-//      @live-session/fastify logs in and reads the session back, and the store has it.
+//      HTTP request creates a session, a socket.io-client socket, an SSE stream and a ws WebSocket
+//      with its cookie follow it, a direct store write reaches all three, and the store reads the
+//      session back; then a Fastify app with @live-session/fastify logs in and reads the session
+//      back, and the store has it.
 // Needs npm (with the registry reachable) and redis-server on PATH. About 20-60 s.
 'use strict';
 const { execFileSync, spawn } = require('node:child_process');
@@ -18,7 +19,7 @@ const os = require('node:os');
 const path = require('node:path');
 
 const ROOT = path.resolve(__dirname, '..');
-const PACKAGES = ['packages/core', 'packages/socket.io', 'packages/fastify'];
+const PACKAGES = ['packages/core', 'packages/socket.io', 'packages/fastify', 'packages/sse', 'packages/ws'];
 const DEADLINE = Date.now() + 150_000; // a bound for the whole check, whatever hangs
 const started = Date.now();
 
@@ -105,31 +106,54 @@ app.post('/login', (req, res) => {
   res.json({ sid: req.session.id });
 });
 const server = http.createServer(app);
-const io = new Server(server);
+const io = new Server(server, { destroyUpgrade: false }); // the ws upgrades on /live are ours
 io.engine.use(sessionMiddleware);
-const live = createLiveSession(io, { store, expose: (s) => ({ user: s.user ?? null, cart: s.cart ?? [] }) });
+const expose = (s) => ({ user: s.user ?? null, cart: s.cart ?? [] });
+const live = createLiveSession(io, { store, expose });
 io.use(live.middleware);
+const sse = createLiveSse({ store, expose });
+app.get('/live', sse.stream);
+const wsLive = createLiveWs(new WebSocketServer({ noServer: true }), { store, secret: 'pack check', expose });
+server.on('upgrade', (req, socket, head) => { if (req.url === '/live') wsLive.handleUpgrade(req, socket, head); });
 
 const timer = setTimeout(() => { console.error('timed out'); process.exit(1); }, 20000);
 server.listen(port, '127.0.0.1', async () => {
   const response = await fetch(\`http://127.0.0.1:\${port}/login\`, { method: 'POST' });
   const { sid } = await response.json();
   const cookie = response.headers.getSetCookie()[0].split(';')[0];
-  const socket = ioClient(\`http://127.0.0.1:\${port}\`, { transports: ['websocket'], extraHeaders: { cookie } });
-  const views = [];
-  socket.on('live_session:update', async (view) => {
-    views.push(view);
-    if (views.length === 1) await store.putSession(sid, 'cart', ['apple']); // joined: now a write
-    if (view.cart.length === 1) {
-      const stored = await store.getSession(sid);
-      if (stored.user !== 'ada' || stored.cart[0] !== 'apple') throw new Error('read back ' + JSON.stringify(stored));
-      console.log('OK ' + JSON.stringify(views));
-      clearTimeout(timer);
-      socket.disconnect();
-      await live.close();
-      io.close();
-      await client.quit();
+  const views = { socket: [], sse: [], ws: [] };
+  let written = false;
+  const seen = async (kind, view) => {
+    views[kind].push(view);
+    // Every transport joined: now a write, which all three must get.
+    if (!written && Object.values(views).every((list) => list.length > 0)) {
+      written = true;
+      await store.putSession(sid, 'cart', ['apple']);
     }
+    if (!Object.values(views).every((list) => list.at(-1)?.cart.length === 1)) return;
+    const stored = await store.getSession(sid);
+    if (stored.user !== 'ada' || stored.cart[0] !== 'apple') throw new Error('read back ' + JSON.stringify(stored));
+    console.log('OK ' + JSON.stringify(views));
+    clearTimeout(timer);
+    socket.disconnect();
+    ws.close();
+    stream.destroy();
+    await Promise.all([live.close(), sse.close(), wsLive.close()]);
+    io.close();
+    await client.quit();
+  };
+  const socket = ioClient(\`http://127.0.0.1:\${port}\`, { transports: ['websocket'], extraHeaders: { cookie } });
+  socket.on('live_session:update', (view) => seen('socket', view));
+  const ws = new WebSocket(\`ws://127.0.0.1:\${port}/live\`, { headers: { cookie } });
+  ws.on('message', (data) => {
+    const message = JSON.parse(data.toString());
+    if (message.type === 'update') seen('ws', message.data);
+  });
+  const stream = http.get(\`http://127.0.0.1:\${port}/live\`, { headers: { cookie } }, (res) => {
+    res.setEncoding('utf8');
+    res.on('data', (chunk) => {
+      for (const line of chunk.split('\\n')) if (line.startsWith('data: ')) seen('sse', JSON.parse(line.slice(6)));
+    });
   });
 });
 `;
@@ -140,7 +164,10 @@ const { Redis } = require('ioredis');
 const { Server } = require('socket.io');
 const { io: ioClient } = require('socket.io-client');
 const { LiveSessionStore } = require('@live-session/core');
-const { createLiveSession } = require('@live-session/socket.io');`);
+const { createLiveSession } = require('@live-session/socket.io');
+const { createLiveSse } = require('@live-session/sse');
+const { createLiveWs } = require('@live-session/ws');
+const { WebSocket, WebSocketServer } = require('ws');`);
 const ESM = APP(`import http from 'node:http';
 import express from 'express';
 import session from 'express-session';
@@ -148,7 +175,10 @@ import { Redis } from 'ioredis';
 import { Server } from 'socket.io';
 import { io as ioClient } from 'socket.io-client';
 import { LiveSessionStore } from '@live-session/core';
-import { createLiveSession } from '@live-session/socket.io';`);
+import { createLiveSession } from '@live-session/socket.io';
+import { createLiveSse } from '@live-session/sse';
+import { createLiveWs } from '@live-session/ws';
+import { WebSocket, WebSocketServer } from 'ws';`);
 
 // The Fastify scratch app: @live-session/fastify on the same kind of store, over real HTTP.
 const FASTIFY_APP = (imports) => `${imports}
@@ -216,12 +246,15 @@ async function main() {
       '@live-session/core': `file:${tarballs[0]}`,
       '@live-session/socket.io': `file:${tarballs[1]}`,
       '@live-session/fastify': `file:${tarballs[2]}`,
+      '@live-session/sse': `file:${tarballs[3]}`,
+      '@live-session/ws': `file:${tarballs[4]}`,
       express: '^5.1.0',
       'express-session': '^1.19.0',
       fastify: '^5.0.0',
       ioredis: '^6.0.0',
       'socket.io': '^4.8.1',
       'socket.io-client': '^4.8.1',
+      ws: '^8.18.0',
     };
     fs.writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'scratch-app', private: true, dependencies }, null, 2));
     npm(['install', '--no-audit', '--no-fund', '--loglevel=error'], app);

@@ -1,9 +1,10 @@
 /**
- * One process of the `fanout-procs` benchmark (fanout-procs.ts forks it; ROLE says which):
+ * One process of the `fanout-procs` and `fanout-transports` benchmarks (they fork it; ROLE says which):
  *   receiver: a socket.io server holding the clients' sockets, of KIND ours (createLiveSession) or
  *             connect-redis + @socket.io/redis-adapter (classic or sharded "dynamic"), as in fleet.ts;
+ *             or of KIND sse / ws: an http server with @live-session/sse / @live-session/ws on the same store;
  *   writer:   writes (ours: putSession; the adapters: connect-redis set, then io.to(sid).emit);
- *   clients:  the socket.io-clients of every kind, counting each delivery.
+ *   clients:  the clients of every kind (socket.io-client, an event-stream reader, a ws client), counting each delivery.
  * Commands come over the IPC channel as { id, cmd, args } and are answered { id, result } or { id, error }.
  * Every update carries cart = [seq, session index, wall-clock ms of the write's start]: the clients check
  * that each (write, socket) pair arrives once and at a socket of that session.
@@ -17,12 +18,16 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { AddressInfo } from 'node:net';
 import { Server } from 'socket.io';
 import { io as connect, type Socket as ClientSocket } from 'socket.io-client';
+import { request } from 'node:http';
+import { WebSocket, WebSocketServer } from 'ws';
 import { CLASSIC } from './fleet';
 import { Latencies } from './stats';
+import { SSE, type Transport, WS } from './transport-kinds';
 import { CONNECT_REDIS, createStore, DAY, newClient, OURS, populate, smallSession } from './stores';
 
 const EVENT = 'live_session:update';
 const SECRET = 'bench-secret';
+
 
 type Handler = (args: never) => unknown;
 const wall = () => performance.timeOrigin + performance.now();
@@ -89,8 +94,31 @@ async function ioServer(kind: string, url: string, prefix: string, listen: boole
 }
 
 async function receiver(): Promise<void> {
-  const { io, port } = await ioServer(process.env.KIND!, process.env.REDIS_URL!, process.env.PREFIX!, true);
+  const kind = process.env.KIND!;
+  if (kind === SSE || kind === WS) return transportReceiver(kind);
+  const { io, port } = await ioServer(kind, process.env.REDIS_URL!, process.env.PREFIX!, true);
   serve({ cpu: () => cpuUs(), heap: () => heap(), sockets: () => io.engine.clientsCount }, { port, pid: process.pid });
+}
+
+/** An http server streaming the sessions with @live-session/sse on /live, or following them with @live-session/ws on its upgrades. */
+async function transportReceiver(kind: string): Promise<void> {
+  const store = createStore(OURS, newClient(process.env.REDIS_URL!), process.env.PREFIX!) as LiveSessionStore;
+  const expose = (s: { cart?: unknown }) => ({ cart: s.cart });
+  const http = createServer();
+  let count: () => number;
+  if (kind === SSE) {
+    const { createLiveSse } = await import('@live-session/sse');
+    const live = createLiveSse({ store, secret: SECRET, name: 'sid', expose });
+    http.on('request', live.stream);
+    count = () => live.size;
+  } else {
+    const { createLiveWs } = await import('@live-session/ws');
+    const live = createLiveWs(new WebSocketServer({ noServer: true }), { store, secret: SECRET, name: 'sid', expose });
+    http.on('upgrade', (req, socket, head) => live.handleUpgrade(req, socket, head));
+    count = () => live.size;
+  }
+  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+  serve({ cpu: () => cpuUs(), heap: () => heap(), sockets: () => count() }, { port: (http.address() as AddressInfo).port, pid: process.pid });
 }
 
 async function writer(): Promise<void> {
@@ -189,13 +217,50 @@ class Phase {
   }
 }
 
+/** An event stream on /live: each `data:` line is the exposed view ({ cart }). */
+function sseClient(port: number, cookie: string, deliver: (cart: unknown) => void, connected: () => void, failed: (err: Error) => void) {
+  const req = request({ host: '127.0.0.1', port, path: '/live', headers: { cookie, accept: 'text/event-stream' }, agent: false }, (res) => {
+    if (res.statusCode !== 200) return failed(new Error(`the stream was answered ${res.statusCode}`));
+    connected();
+    res.setEncoding('utf8');
+    let buffer = '';
+    res.on('data', (chunk: string) => {
+      buffer += chunk;
+      let end: number;
+      while ((end = buffer.indexOf('\n\n')) >= 0) {
+        const event = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        const data = event.indexOf('\ndata: ');
+        if (data >= 0) deliver((JSON.parse(event.slice(data + 7)) as { cart?: unknown }).cart);
+      }
+    });
+  });
+  req.on('error', failed);
+  req.end();
+  return req;
+}
+
+/** A ws client on /live: each `update` message carries the exposed view. */
+function wsClient(port: number, cookie: string, deliver: (cart: unknown) => void, connected: () => void, failed: (err: Error) => void) {
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/live`, { headers: { cookie } });
+  ws.on('message', (data) => {
+    const message = JSON.parse(data.toString()) as { type: string; data?: { cart?: unknown } };
+    if (message.type === 'update') deliver(message.data?.cart);
+  });
+  ws.once('open', connected);
+  ws.once('error', failed);
+  return ws;
+}
+
 async function clients(): Promise<void> {
   const sockets: ClientSocket[] = [];
+  const streams: ReturnType<typeof request>[] = [];
+  const webSockets: WebSocket[] = [];
   const phases = new Map<string, Phase>();
   serve(
     {
       /** Connects `perSession` clients to each of `sids`, the sessions `offset`.. of the kind's `sessions` (default: all of them). */
-      connect: async ({ tag, port, sids, perSession, offset = 0, sessions = sids.length }: { tag: string; port: number; sids: string[]; perSession: number; offset?: number; sessions?: number }) => {
+      connect: async ({ tag, port, sids, perSession, offset = 0, sessions = sids.length, transport = 'socket.io' }: { tag: string; port: number; sids: string[]; perSession: number; offset?: number; sessions?: number; transport?: Transport }) => {
         let phase = phases.get(tag);
         if (!phase) phases.set(tag, (phase = new Phase()));
         const jobs = sids.flatMap((sid, i) => Array.from({ length: perSession }, (_, slot) => ({ sid, index: offset + i, slot })));
@@ -204,8 +269,11 @@ async function clients(): Promise<void> {
             jobs.slice(start, start + 50).map(
               ({ sid, index, slot }) =>
                 new Promise<void>((resolve, reject) => {
+                  const deliver = (cart: unknown) => phase.onUpdate(index, slot, sessions, cart);
+                  if (transport === 'sse') return streams.push(sseClient(port, cookieFor(sid), deliver, resolve, reject));
+                  if (transport === 'ws') return webSockets.push(wsClient(port, cookieFor(sid), deliver, resolve, reject));
                   const socket = connect(`http://127.0.0.1:${port}`, { transports: ['websocket'], extraHeaders: { cookie: cookieFor(sid) }, reconnection: false, forceNew: true });
-                  socket.on(EVENT, (payload: { cart?: unknown }) => phase.onUpdate(index, slot, sessions, payload?.cart));
+                  socket.on(EVENT, (payload: { cart?: unknown }) => deliver(payload?.cart));
                   socket.once('connect', () => resolve());
                   socket.once('connect_error', reject);
                   sockets.push(socket);

@@ -16,7 +16,7 @@ import { OURS, sids as makeSids } from './stores';
 import type { Benchmark, Case, Context, MetricDef, Variant } from './types';
 
 /** A forked process answering commands over IPC. */
-class Child {
+export class Child {
   private next = 0;
   private readonly pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
   private output = '';
@@ -75,7 +75,7 @@ class Child {
   }
 }
 
-interface Summary {
+export interface Summary {
   received: number;
   lost: number;
   duplicated: number;
@@ -91,7 +91,7 @@ const KINDS = [OURS, CLASSIC, SHARDED] as const;
  * benchmark ends (CPU-<date>.<pid>...cpuprofile; the pids are logged with the kinds).
  */
 const PROFILE_DIR = process.env.FANOUT_PROFILE_DIR;
-const PER_SESSION = 2;
+export const PER_SESSION = 2;
 /** The paced case's writes per second (all writers): about half of what the slowest writer managed unpaced. */
 const PACE = 4_000;
 
@@ -117,48 +117,11 @@ export const fanoutProcs: Benchmark = {
     };
     try {
       const clients = (await start('clients', { ROLE: 'clients' })).child;
-      const deployments = new Map<string, { writer: Child; receiver: Child; heapBefore: number; perAddedClient: number; seq: number }>();
+      const deployments = new Map<string, Deployment>();
       for (const kind of KINDS) {
-        const env = { KIND: kind, REDIS_URL: ctx.redis.url, PREFIX: `bench:procs:${kind.replace(/\W+/g, '-')}:` };
-        const writer = (await start(`writer ${kind}`, { ...env, ROLE: 'writer' })).child;
-        const profile = PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : [];
-        const { child: receiver, ready } = await start(`receiver ${kind}`, { ...env, ROLE: 'receiver' }, profile);
-        if (PROFILE_DIR) ctx.log(`fanout-procs: ${kind}: receiver pid ${String(ready.pid)} profiled into ${PROFILE_DIR}`);
-        const sids = makeSids(sessions);
-        await writer.call('populate', { sids });
-        const heapBefore = await receiver.call<number>('heap');
-        // In two halves: the second half's heap is what more clients cost, without the code the
-        // first connections compiled (which "heap per client" divides among all of them).
-        const half = sessions / 2;
-        await clients.call('connect', { tag: kind, port: ready.port, sids: sids.slice(0, half), perSession: PER_SESSION, sessions });
-        const heapHalf = await receiver.call<number>('heap');
-        await clients.call('connect', { tag: kind, port: ready.port, sids: sids.slice(half), perSession: PER_SESSION, offset: half, sessions });
-        const perAddedClient = ((await receiver.call<number>('heap')) - heapHalf) / ((sessions - half) * PER_SESSION);
-        const d = { writer, receiver, heapBefore, perAddedClient, seq: 1 };
-        deployments.set(kind, d);
-        // Ready once a write to every session reaches every client (the sharded adapter subscribes a room
-        // in the background after the socket joined).
-        for (let attempt = 0; ; attempt++) {
-          const r = await phase(kind, 1, sessions);
-          if (r.summary.lost === 0) break;
-          if (attempt === 5) throw new Error(`${kind}: ${r.summary.lost} deliveries never arrived while warming up`);
-        }
-        ctx.log(`fanout-procs: ${kind}: writer, receiver and ${sessions * PER_SESSION} clients in separate processes`);
+        deployments.set(kind, await deploy(ctx, start, clients, { kind, sessions, benchmark: 'fanout-procs', prefix: 'procs' }));
       }
-
-      async function phase(kind: string, writers: number, writes: number, rate?: number) {
-        const d = deployments.get(kind)!;
-        const first = d.seq;
-        d.seq += writes;
-        await clients.call('reset', { tag: kind, first, writes, perSession: PER_SESSION });
-        const redisBefore = await ctx.meter.sample();
-        const cpuBefore = await d.receiver.call<number>('cpu');
-        const w = await d.writer.call<{ start: number; end: number; cpu: number }>('run', { writers, writes, first, rate });
-        const summary = await clients.call<Summary>('wait', { tag: kind, ms: 60_000 });
-        const cpuAfter = await d.receiver.call<number>('cpu');
-        const redis = RedisMeter.delta(redisBefore, await ctx.meter.sample());
-        return { w, summary, receiverCpu: cpuAfter - cpuBefore, redisCpu: redis.redisCpuUs };
-      }
+      const phase = (kind: string, writers: number, writes: number, rate?: number) => runPhase(ctx, clients, deployments.get(kind)!, writers, writes, rate);
 
       const checks: Record<string, Record<string, { lost: number; duplicated: number; misrouted: number; lastDeliveryAfterLastWriteMs: number[] }>> = {};
       const variant = (kind: string, writers: number, rate?: number): Variant => ({
@@ -234,6 +197,70 @@ export const fanoutProcs: Benchmark = {
   },
 };
 
-async function stopAll(children: Child[]): Promise<void> {
+/** A writer and a receiver of one kind, with `sessions` x PER_SESSION clients connected to the receiver. */
+export interface Deployment {
+  tag: string;
+  writer: Child;
+  receiver: Child;
+  heapBefore: number;
+  /** The receiver's heap per client of the second half connected (what one more client costs). */
+  perAddedClient: number;
+  /** The next write's seq. */
+  seq: number;
+}
+
+/**
+ * Starts the writer and the receiver of `kind` (the writer writes with `writerKind`, default `kind`),
+ * stores `sessions` sessions, connects their clients (over `transport`) in two halves, and waits
+ * until a write to every session reaches every client.
+ */
+export async function deploy(
+  ctx: Context,
+  start: (name: string, env: Record<string, string>, execArgv?: string[]) => Promise<{ child: Child; ready: Record<string, unknown> }>,
+  clients: Child,
+  { kind, sessions, benchmark, prefix, writerKind = kind, transport }: { kind: string; sessions: number; benchmark: string; prefix: string; writerKind?: string; transport?: string },
+): Promise<Deployment> {
+  const env = { REDIS_URL: ctx.redis.url, PREFIX: `bench:${prefix}:${kind.replace(/\W+/g, '-')}:` };
+  const writer = (await start(`writer ${kind}`, { ...env, KIND: writerKind, ROLE: 'writer' })).child;
+  const profile = PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : [];
+  const { child: receiver, ready } = await start(`receiver ${kind}`, { ...env, KIND: kind, ROLE: 'receiver' }, profile);
+  if (PROFILE_DIR) ctx.log(`${benchmark}: ${kind}: receiver pid ${String(ready.pid)} profiled into ${PROFILE_DIR}`);
+  const sids = makeSids(sessions);
+  await writer.call('populate', { sids });
+  const heapBefore = await receiver.call<number>('heap');
+  // In two halves: the second half's heap is what more clients cost, without the code the
+  // first connections compiled (which "heap per client" divides among all of them).
+  const half = sessions / 2;
+  await clients.call('connect', { tag: kind, port: ready.port, sids: sids.slice(0, half), perSession: PER_SESSION, sessions, transport });
+  const heapHalf = await receiver.call<number>('heap');
+  await clients.call('connect', { tag: kind, port: ready.port, sids: sids.slice(half), perSession: PER_SESSION, offset: half, sessions, transport });
+  const perAddedClient = ((await receiver.call<number>('heap')) - heapHalf) / ((sessions - half) * PER_SESSION);
+  const d: Deployment = { tag: kind, writer, receiver, heapBefore, perAddedClient, seq: 1 };
+  // Ready once a write to every session reaches every client (the sharded adapter subscribes a room
+  // in the background after the socket joined).
+  for (let attempt = 0; ; attempt++) {
+    const r = await runPhase(ctx, clients, d, 1, sessions);
+    if (r.summary.lost === 0) break;
+    if (attempt === 5) throw new Error(`${kind}: ${r.summary.lost} deliveries never arrived while warming up`);
+  }
+  ctx.log(`${benchmark}: ${kind}: writer, receiver and ${sessions * PER_SESSION} clients in separate processes`);
+  return d;
+}
+
+/** One measured phase: `writes` writes by `writers` loops (paced to `rate` writes/s), every delivery awaited. */
+export async function runPhase(ctx: Context, clients: Child, d: Deployment, writers: number, writes: number, rate?: number) {
+  const first = d.seq;
+  d.seq += writes;
+  await clients.call('reset', { tag: d.tag, first, writes, perSession: PER_SESSION });
+  const redisBefore = await ctx.meter.sample();
+  const cpuBefore = await d.receiver.call<number>('cpu');
+  const w = await d.writer.call<{ start: number; end: number; cpu: number }>('run', { writers, writes, first, rate });
+  const summary = await clients.call<Summary>('wait', { tag: d.tag, ms: 60_000 });
+  const cpuAfter = await d.receiver.call<number>('cpu');
+  const redis = RedisMeter.delta(redisBefore, await ctx.meter.sample());
+  return { w, summary, receiverCpu: cpuAfter - cpuBefore, redisCpu: redis.redisCpuUs };
+}
+
+export async function stopAll(children: Child[]): Promise<void> {
   await Promise.all(children.map((c) => c.stop(PROFILE_DIR !== undefined && c.name.startsWith('receiver'))));
 }

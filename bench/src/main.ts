@@ -16,6 +16,7 @@ import { events } from './events';
 import { fanout, fanoutServers } from './fanout';
 import { fanoutCluster } from './fanout-cluster';
 import { fanoutProcs } from './fanout-procs';
+import { fanoutTransports } from './fanout-transports';
 import { http } from './http';
 import { lostUpdates } from './lost-updates';
 import { memory } from './memory';
@@ -25,7 +26,7 @@ import { pipelining, storeCycle } from './store-cycle';
 import { userIndex } from './user-index';
 import type { Benchmark, Case, Context } from './types';
 
-const ALL: Benchmark[] = [storeCycle, userIndex, events, pipelining, ceiling, decode, http, memory, lostUpdates, fanout, fanoutProcs, fanoutServers, fanoutCluster];
+const ALL: Benchmark[] = [storeCycle, userIndex, events, pipelining, ceiling, decode, http, memory, lostUpdates, fanout, fanoutProcs, fanoutTransports, fanoutServers, fanoutCluster];
 
 interface Args {
   quick: boolean;

@@ -36,6 +36,12 @@ const EXPECTED_CASES = [
   'fanout-procs/sequential',
   'fanout-procs/20-writers',
   'fanout-procs/20-writers-paced-4000',
+  'fanout-transports/sse-sequential',
+  'fanout-transports/ws-sequential',
+  'fanout-transports/sse-20-writers',
+  'fanout-transports/ws-20-writers',
+  'fanout-transports/sse-20-writers-paced-4000',
+  'fanout-transports/ws-20-writers-paced-4000',
   'fanout-4/redis-messages',
   'fanout-cluster/redis-messages',
 ];
@@ -93,7 +99,7 @@ test('every benchmark runs with --quick and reports finite positive figures', as
       for (const target of r.targets) expect(typeof target.met).toBe('boolean');
     }
     // Separate processes: every (write, socket) pair delivered once, to a socket of its session.
-    for (const id of ['fanout-procs/sequential', 'fanout-procs/20-writers', 'fanout-procs/20-writers-paced-4000']) {
+    for (const id of ['fanout-procs/sequential', 'fanout-procs/20-writers', 'fanout-procs/20-writers-paced-4000', 'fanout-transports/sse-20-writers', 'fanout-transports/ws-sequential']) {
       const checks = result.results.find((r) => r.id === id)!.notes!.deliveryChecks as Record<string, { lost: number; duplicated: number; misrouted: number }>;
       expect(Object.keys(checks)).toHaveLength(3);
       for (const c of Object.values(checks)) expect([c.lost, c.duplicated, c.misrouted]).toEqual([0, 0, 0]);

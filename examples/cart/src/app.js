@@ -9,8 +9,10 @@ const { Server } = require('socket.io');
 const Redis = require('ioredis').default;
 const { LiveSessionStore } = require('@live-session/core');
 const { createLiveSession } = require('@live-session/socket.io');
+const { createLiveSse } = require('@live-session/sse');
 const { productOf, addItem, removeItem } = require('./catalog');
 const { page } = require('./views');
+const { ssePage } = require('./sse-page');
 const { createDevices, storeOptions: deviceIndex } = require('./devices');
 const { createActivity } = require('./activity');
 
@@ -97,12 +99,24 @@ function createApp({ redisUrl, name, secret, peerPorts = [], lifetime }) {
 
   app.get('/health', (_req, res) => res.json({ ok: true, server: serverInfo() }));
 
+  // The same cart followed over Server-Sent Events (public/cart-sse.js): the same projection as the
+  // sockets get, streamed to an EventSource; its writes are the HTTP routes above.
+  const exposeCart = (s) => ({ user: s.user ?? null, cart: Array.isArray(s.cart) ? s.cart : [] });
+  const sse = createLiveSse({ store, expose: exposeCart });
+  sse.on('error', (err) => console.error(`live-session (sse): ${err.message}`));
+  app.get('/live/events', sse.stream);
+  app.get('/sse', (req, res) => {
+    if (!Array.isArray(req.session.cart)) req.session.cart = []; // stored, so that the stream has a session to follow
+    const peers = peerPorts.map((port) => ({ url: `${req.protocol}://${req.hostname}:${port}/sse`, label: `the other server's SSE page (:${port})` }));
+    res.type('html').send(ssePage({ server: serverInfo(), user: req.session.user ?? null, cart: req.session.cart, peers }));
+  });
+
   const io = new Server(server);
   io.engine.use(sessionMiddleware); // the socket's session is the one of its signed cookie
   const live = createLiveSession(io, {
     store,
     // All the browser ever sees of the session. Anything else in it stays on the server.
-    expose: (s) => ({ user: s.user ?? null, cart: Array.isArray(s.cart) ? s.cart : [] }),
+    expose: exposeCart,
   });
   live.on('error', (err) => console.error(`live-session: ${err.message}`));
   io.use(live.middleware);
@@ -140,6 +154,7 @@ function createApp({ redisUrl, name, secret, peerPorts = [], lifetime }) {
   });
 
   async function close() {
+    await sse.close(); // ends the event streams: the browsers reconnect to a server that is up
     const closed = new Promise((resolve) => io.close(() => resolve())); // also closes the HTTP server
     server.closeAllConnections(); // idle keep-alive connections of browsers
     await closed;

@@ -17,3 +17,21 @@ export { parseMessage, MESSAGE_FORMAT, type SessionMessage, type ChangeMessage, 
 export { isWrongType, type RedisClient, type RedisConnection, type SubscriberConnection, type SubscriberEvents, type NodeRedisClient, type NodeRedisCluster } from './redis';
 export { convertToConnectRedis, type ConvertToConnectRedisOptions, type ConvertToConnectRedisResult } from './rollback';
 export { watchSessions, SessionWatcher, type EventSource, type SessionEvent, type SessionEventType, type SessionEventHandlers, type WatchOptions } from './events';
+export {
+  SessionFeed,
+  FeedConnection,
+  sessionIdOfRequest,
+  verifiedSessionId,
+  checkCookieOptions,
+  DEFAULT_COOKIE_NAME,
+  resolveTransportOptions,
+  optionChecks,
+  transportCookie,
+  TRANSPORT_OPTION_SPECS,
+  type LiveTransportOptions,
+  type TransportOptionSpec,
+  type TransportOptionSpecs,
+  type FeedSink,
+  type SessionFeedOptions,
+  type SignedCookieOptions,
+} from './feed';

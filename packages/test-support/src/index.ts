@@ -4,7 +4,7 @@ export { startCluster, type StartClusterOptions, type TestCluster, type ClusterN
 export { startSentinel, type StartSentinelOptions, type TestSentinel, type Address } from './sentinel';
 export { freePort } from './ports';
 export { waitFor } from './wait';
-export { CookieClient } from './http';
+export { CookieClient, loginAt, sessionIdOfCookie, signedCookie, storeSignedSession } from './http';
 export { startChild, type ChildServer } from './processes';
 export { findBrowser, type FoundBrowser } from './browser';
 export { createTestClient, CLIENT_KINDS, type ClientKind, type TestClient, type TestClientOptions, type Where, type AnyTestClient } from './clients';
