@@ -22,6 +22,7 @@ export {
   FeedConnection,
   sessionIdOfRequest,
   verifiedSessionId,
+  signSessionId,
   checkCookieOptions,
   DEFAULT_COOKIE_NAME,
   resolveTransportOptions,

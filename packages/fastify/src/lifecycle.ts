@@ -4,13 +4,12 @@
  * changed is written, and a session destroyed meanwhile stays destroyed), a touch of its expiry
  * otherwise, and the cookie when express-session would send it.
  */
-import type { LiveSessionStore } from '@live-session/core';
+import { type LiveSessionStore, signSessionId, verifiedSessionId } from '@live-session/core';
 import { parse as parseCookies } from 'cookie';
 import session from 'express-session';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ResolvedOptions } from './options';
 import { FastifySession, hashOf, loadSession, type RequestSessionState, type SessionHost, setSessionId, setState, stateOf } from './session';
-import { signSessionId, verifiedSessionId } from './signed-cookie';
 
 /** express-session's Cookie (its typings declare no constructor arguments, nor `serialize`). */
 type ExpressCookie = session.Cookie & { serialize(name: string, value: string): string };

@@ -52,6 +52,11 @@ export function sessionIdOfRequest(req: IncomingMessage, cookie: { secrets: read
   return verifiedSessionId(value, cookie.secrets);
 }
 
+/** express-session's cookie value for a session id, signed with the first secret. */
+export function signSessionId(sid: string, secrets: readonly string[]): string {
+  return SIGNED_PREFIX + signature.sign(sid, secrets[0]);
+}
+
 /** The id in an express-session cookie value, when one of the secrets signed it. */
 export function verifiedSessionId(value: unknown, secrets: readonly string[]): string | undefined {
   if (typeof value !== 'string' || !value.startsWith(SIGNED_PREFIX)) return undefined;
