@@ -10,6 +10,7 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { cacheExactness } from './cache-exactness';
 import { ceiling } from './ceiling';
 import { decode } from './decode';
 import { events } from './events';
@@ -26,7 +27,7 @@ import { pipelining, storeCycle } from './store-cycle';
 import { userIndex } from './user-index';
 import type { Benchmark, Case, Context } from './types';
 
-const ALL: Benchmark[] = [storeCycle, userIndex, events, pipelining, ceiling, decode, http, memory, lostUpdates, fanout, fanoutProcs, fanoutTransports, fanoutServers, fanoutCluster];
+const ALL: Benchmark[] = [storeCycle, cacheExactness, userIndex, events, pipelining, ceiling, decode, http, memory, lostUpdates, fanout, fanoutProcs, fanoutTransports, fanoutServers, fanoutCluster];
 
 interface Args {
   quick: boolean;

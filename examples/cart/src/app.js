@@ -32,7 +32,8 @@ function createApp({ redisUrl, name, secret, peerPorts = [], lifetime }) {
   client.on('error', (err) => console.error(`redis: ${err.message}`));
   // userOf/describe: the store keeps an index of each user's sessions ("Your devices", devices.js).
   // events: it records every session's lifecycle, which the activity log shows (activity.js).
-  const store = new LiveSessionStore({ client, ...deviceIndex, events: true, ...(lifetime ? { lifetime } : {}) });
+  // cache: requests read their sessions from memory, exact on both servers (the core README, "Reads from memory").
+  const store = new LiveSessionStore({ client, ...deviceIndex, events: true, cache: true, ...(lifetime ? { lifetime } : {}) });
   const sessionMiddleware = session({
     name: COOKIE,
     store,
@@ -161,6 +162,7 @@ function createApp({ redisUrl, name, secret, peerPorts = [], lifetime }) {
     await live.close();
     await activity.close();
     await devices.close();
+    await store.close(); // the subscriber connection the cache, the sockets and the streams shared
     await client.quit().catch(() => client.disconnect());
   }
 
