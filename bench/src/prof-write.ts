@@ -2,8 +2,8 @@ import { openStore, populate, sids as makeSids, smallSession, loadAsExpressSessi
 (async () => {
   const which = process.argv[2];
   const kind = process.argv[3] ?? 'write';
-  const open = await openStore(which === 'ours' ? OURS : CONNECT_REDIS, 'redis://127.0.0.1:6379', `prof:${which}:`, { autoPipelining: true, options: which === 'ours' ? { cache: process.env.MAX ? { maxSessions: Number(process.env.MAX) } : !process.env.NOCACHE } : {} });
-  const sids = makeSids(2000);
+  const open = await openStore(which === 'ours' ? OURS : which === 'mem' ? ('MemoryStore' as never) : CONNECT_REDIS, 'redis://127.0.0.1:6379', `prof:${which}:`, { autoPipelining: true, options: which === 'ours' ? { cache: process.env.MAX ? { maxSessions: Number(process.env.MAX) } : !process.env.NOCACHE } : {} });
+  const sids = makeSids(Number(process.env.N ?? 2000));
   await populate(open.store, sids, smallSession);
   let n = 0;
   const run = async (ms: number) => {

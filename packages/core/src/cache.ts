@@ -27,6 +27,15 @@ export const CONFIRM_MS = 900;
 /** A session this close to its known expiry (ms) is read from Redis, which knows whether another server moved it. */
 const EXPIRY_MARGIN_MS = 50;
 
+const MISS: Promise<undefined> = Promise.resolve(undefined);
+
+/** The session as a read returns it; the cookie as this request's touch leaves it: the refresh interval from now, or the fixed expiry. */
+function snapshotOf(session: FollowedSession): LoadedSession {
+  const interval = session.refreshInterval;
+  const fixed = session.expiresAt === Number.POSITIVE_INFINITY ? null : session.expiresAt;
+  return session.snapshot(interval !== null ? Date.now() + interval : fixed);
+}
+
 export interface CacheOptions {
   maxSessions: number;
   idleAfter: number;
@@ -71,21 +80,20 @@ export class ReadCache {
    * refreshes the lifetime (the direct API's): when the expiry lags by more than touchGrace, the
    * command that confirms the session is due at once.
    */
-  async get(sid: string, refresh: boolean): Promise<LoadedSession | null | undefined> {
+  get(sid: string, refresh: boolean): Promise<LoadedSession | null | undefined> {
     const now = Date.now();
     const entry = this.cached.get(sid);
-    if (!entry) return this.admit(sid, now) ? this.first(sid, refresh) : undefined;
+    if (!entry) return this.admit(sid, now) ? this.first(sid, refresh) : MISS;
     entry.lastReadAt = now;
     entry.referenced = true;
-    const session = await this.replica.current(sid);
-    return session && this.serve(session, refresh);
+    return this.replica.currentOf(entry.follow.session).then((session) => session && this.serve(session, refresh));
   }
 
   /** get(), only if the cache holds the session: never takes one in. */
-  async peek(sid: string, refresh: boolean): Promise<LoadedSession | null | undefined> {
-    if (!this.cached.has(sid)) return undefined;
-    const session = await this.replica.current(sid);
-    return session && this.serve(session, refresh);
+  peek(sid: string, refresh: boolean): Promise<LoadedSession | null | undefined> {
+    const entry = this.cached.get(sid);
+    if (!entry) return MISS;
+    return this.replica.currentOf(entry.follow.session).then((session) => session && this.serve(session, refresh));
   }
 
   /** How many sessions the cache holds. */
@@ -111,21 +119,18 @@ export class ReadCache {
     return session.ended ? undefined : this.serve(session, refresh);
   }
 
-  private async serve(session: FollowedSession, refresh: boolean): Promise<LoadedSession | null | undefined> {
+  /** The session as a read returns it, once Redis was asked whether it still exists if that is due. (No async frame: the hot path.) */
+  private serve(session: FollowedSession, refresh: boolean): LoadedSession | null | undefined | Promise<LoadedSession | null | undefined> {
     const startedAt = Date.now();
     const { expiresAt, refreshInterval } = session;
     if (expiresAt === null || startedAt >= expiresAt - EXPIRY_MARGIN_MS) return undefined;
     const lags = refresh && refreshInterval !== null && startedAt + refreshInterval - expiresAt > this.options.touchGrace;
-    if (lags || startedAt - session.confirmedAt > CONFIRM_MS) {
-      const confirmed = await this.host.confirm(session);
+    if (!lags && startedAt - session.confirmedAt <= CONFIRM_MS) return snapshotOf(session);
+    return this.host.confirm(session).then((confirmed) => {
       if (confirmed === null) return null; // the store told the replica it is gone
       session.expiryMoved(confirmed, startedAt);
-    }
-    if (session.ended) return undefined;
-    // The cookie as this request's touch leaves it: the refresh interval from now, or the fixed expiry.
-    const interval = session.refreshInterval;
-    const fixed = session.expiresAt === Number.POSITIVE_INFINITY ? null : session.expiresAt;
-    return session.snapshot(interval !== null ? Date.now() + interval : fixed);
+      return session.ended ? undefined : snapshotOf(session);
+    });
   }
 
   /** Whether to take a session that missed into the cache; when so, it is followed from now on. */

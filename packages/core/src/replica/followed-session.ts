@@ -18,7 +18,7 @@
  * A message that needs no read (the next version, a replay, an old one) is applied as it arrives
  * when nothing else is in flight: no promise and no microtask per delivery, which is most of them.
  */
-import { decodeCookie } from '../cookie';
+import { decodeCookie, expandCookie } from '../cookie';
 import { COOKIE_FIELD, fieldOf, type LoadedSession, type SessionRecord } from '../fields';
 import type { DestroyReason, SessionMessage } from '../message';
 import { applyChange, diffViews, EMPTY_VIEW, type SessionChange, type SessionView, viewOf } from './session-view';
@@ -56,6 +56,8 @@ export class FollowedSession {
   /** The rest of what a read returns, as of the version: creation time, stored cookie, `$t`. */
   private createdAt = 0;
   private cookie: string | undefined;
+  /** The stored cookie parsed once (its compact form; undefined for one stored as it is, parsed per read). */
+  private compactCookie: Record<string, unknown> | undefined;
   private refresh: number | null = null;
   /** JSON text of the view, made on first use per version: what the store's cache parses per read. */
   private text: string | undefined;
@@ -156,7 +158,8 @@ export class FollowedSession {
     const text = (this.text ??= JSON.stringify(this.view));
     const data = JSON.parse(text) as SessionRecord;
     const stored = this.cookie;
-    const cookie = stored === undefined ? undefined : decodeCookie(stored, cookieExpiresAt);
+    const compact = this.compactCookie;
+    const cookie = stored === undefined ? undefined : compact !== undefined ? expandCookie(compact, cookieExpiresAt) : decodeCookie(stored, cookieExpiresAt);
     if (cookie !== undefined) data[COOKIE_FIELD] = cookie;
     const view = this.view;
     return {
@@ -217,6 +220,7 @@ export class FollowedSession {
     if (startedAt > this.confirmedAt) this.confirmedAt = startedAt;
     this.createdAt = loaded.createdAt;
     this.cookie = loaded.storedFields().get(COOKIE_FIELD);
+    this.compactCookie = compactOf(this.cookie);
     if (loaded.refreshInterval !== undefined) this.refresh = loaded.refreshInterval;
     this.listener.expiryKnown(this);
     const view = viewOf(loaded.data);
@@ -247,6 +251,13 @@ export class FollowedSession {
     this.queue = tail;
     return result;
   }
+}
+
+/** A stored cookie's compact form, parsed; undefined for one stored as it is (`{"*": ...}`: expanding it would share the object). */
+function compactOf(stored: string | undefined): Record<string, unknown> | undefined {
+  if (stored === undefined) return undefined;
+  const compact = JSON.parse(stored) as Record<string, unknown>;
+  return typeof compact === 'object' && compact !== null && !('*' in compact) ? compact : undefined;
 }
 
 /** The stored strings of a view (and its stored cookie), as the store writes them. */
