@@ -43,11 +43,19 @@ export class ExpiryWatch {
 
   constructor(private readonly checks: ExpiryChecks) {}
 
-  /** (Re)schedules the check of a session for its `expiresAt`. */
+  /**
+   * (Re)schedules the check of a session for its `expiresAt`. A check already due earlier stays: it
+   * finds the session alive and schedules the next one, one PTTL per lifetime instead of a move of
+   * the queue on every write and refresh of a busy session.
+   */
   watch(session: FollowedSession): void {
-    this.unwatch(session);
     const at = session.expiresAt;
-    if (session.ended || at === null || !Number.isFinite(at)) return;
+    if (session.ended || at === null || !Number.isFinite(at)) {
+      this.unwatch(session);
+      return;
+    }
+    const scheduled = this.checkAt.get(session);
+    if (scheduled !== undefined && scheduled <= at + MARGIN_MS) return;
     this.schedule(session, at + MARGIN_MS);
   }
 
