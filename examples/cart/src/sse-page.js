@@ -1,26 +1,14 @@
 // The page that follows the cart over Server-Sent Events (@live-session/sse) instead of socket.io:
 // rendered on the server like the socket.io page, then kept live by public/cart-sse.js, which
 // reads the session from an EventSource and sends writes as ordinary HTTP requests (fetch).
-const { escapeHtml, money, writeForm, renderAccount, renderCart } = require('../public/render');
+const { escapeHtml, renderAccount, renderCart } = require('../public/render');
 const { PRODUCTS } = require('./catalog');
+const { peerLinksHtml, productsHtml } = require('./views');
 
 function ssePage({ server, user, cart, peers }) {
   const boot = { server, products: PRODUCTS };
-  const peerLinks = peers
-    .map((p) => `<a class="peer" href="${escapeHtml(p.url)}" data-testid="peer">open ${escapeHtml(p.label)} →</a>`)
-    .join(' ');
-  const products = PRODUCTS.map(
-    (p) => `
-        <li class="product">
-          <span class="swatch" style="background:${escapeHtml(p.color)}">${escapeHtml(p.name[0])}</span>
-          <div class="about">
-            <h3>${escapeHtml(p.name)}</h3>
-            <p>${escapeHtml(p.blurb)}</p>
-          </div>
-          <span class="price">${money(p.price)}</span>
-          ${writeForm('add', p.id, 'Add to cart')}
-        </li>`,
-  ).join('');
+  const peerLinks = peerLinksHtml(peers);
+  const products = productsHtml();
   return `<!doctype html>
 <html lang="en">
 <head>

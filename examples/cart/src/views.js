@@ -3,12 +3,14 @@
 const { escapeHtml, money, writeForm, renderAccount, renderCart } = require('../public/render');
 const { PRODUCTS } = require('./catalog');
 
-function page({ server, user, cart, peers, error }) {
-  const boot = { server, products: PRODUCTS };
-  const peerLinks = peers
-    .map((p) => `<a class="peer" href="${escapeHtml(p.url)}" data-testid="peer">open ${escapeHtml(p.label)} →</a>`)
-    .join(' ');
-  const products = PRODUCTS.map(
+/** Links to the other servers of the demo. */
+function peerLinksHtml(peers) {
+  return peers.map((p) => `<a class="peer" href="${escapeHtml(p.url)}" data-testid="peer">open ${escapeHtml(p.label)} →</a>`).join(' ');
+}
+
+/** The catalogue, each product with its "Add to cart" form. */
+function productsHtml() {
+  return PRODUCTS.map(
     (p) => `
         <li class="product">
           <span class="swatch" style="background:${escapeHtml(p.color)}">${escapeHtml(p.name[0])}</span>
@@ -20,6 +22,12 @@ function page({ server, user, cart, peers, error }) {
           ${writeForm('add', p.id, 'Add to cart')}
         </li>`,
   ).join('');
+}
+
+function page({ server, user, cart, peers, error }) {
+  const boot = { server, products: PRODUCTS };
+  const peerLinks = peerLinksHtml(peers);
+  const products = productsHtml();
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -77,4 +85,4 @@ function page({ server, user, cart, peers, error }) {
 `;
 }
 
-module.exports = { page };
+module.exports = { page, peerLinksHtml, productsHtml };
