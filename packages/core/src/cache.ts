@@ -17,7 +17,7 @@
  * CONFIRM_MS after it went, and a session whose TTL may have passed is never served.
  */
 import type { LoadedSession } from './fields';
-import type { Follow, FollowedSession, SessionReplica } from './replica';
+import type { Follow, FollowedSession, SessionFollower, SessionReplica } from './replica';
 
 /**
  * How long Redis's word that a session exists is taken (ms): a session deleted outside the library
@@ -65,6 +65,13 @@ export class ReadCache {
   /** Sessions read from Redis while the cache was full, and when: a second read may take them in. */
   private readonly missed = new Map<string, number>();
   private readonly sweeper: NodeJS.Timeout;
+  /** One follower for every cached session: an ended session leaves the cache (its next read misses, and reads Redis). */
+  private readonly follower: SessionFollower = {
+    ended: (session) => {
+      const entry = this.cached.get(session.sid);
+      if (entry?.follow.session === session) this.drop(session.sid, entry);
+    },
+  };
 
   constructor(
     private readonly replica: SessionReplica,
@@ -146,14 +153,7 @@ export class ReadCache {
       this.drop(victim[0], victim[1]);
     }
     this.missed.delete(sid);
-    const follow = this.replica.follow(sid, {
-      // An ended session leaves the cache (its next read misses, and reads Redis).
-      ended: () => {
-        const entry = this.cached.get(sid);
-        if (entry?.follow === follow) this.drop(sid, entry);
-      },
-    });
-    this.cached.set(sid, { follow, lastReadAt: now, referenced: false });
+    this.cached.set(sid, { follow: this.replica.follow(sid, this.follower), lastReadAt: now, referenced: false });
     return true;
   }
 

@@ -23,7 +23,7 @@ import type { DestroyReason } from '../message';
 import { parseMessage } from '../message';
 import type { RedisConnection } from '../redis';
 import { ExpiryWatch } from './expiry-watch';
-import { FollowedSession, type FollowedSessionListener } from './followed-session';
+import { FollowedSession, type FollowedSessionListener, type SessionSource } from './followed-session';
 import type { SessionChange } from './session-view';
 import { ChannelSubscriber } from './subscriber';
 
@@ -88,7 +88,7 @@ export interface ReplicaHost {
 interface Entry {
   readonly session: FollowedSession;
   readonly ready: Promise<FollowOutcome>;
-  readonly follows: Set<Follow>;
+  readonly follows: Set<Following>;
   /** The link epoch of the last full read of the session (-1: none that counts). */
   epoch: number;
   refresh?: Refresh;
@@ -114,6 +114,8 @@ export class SessionReplica {
   private subscriber: ChannelSubscriber | undefined;
   private readonly expiry: ExpiryWatch;
   private readonly listener: FollowedSessionListener;
+  /** What every followed session reads Redis through (one object for all: it costs heap per session). */
+  private readonly source: SessionSource;
   private consumers = 0;
   /** Counts the losses of the subscriber connection: a view read before the last one is not vouched for. */
   private losses = 0;
@@ -124,6 +126,7 @@ export class SessionReplica {
   private probing: NodeJS.Timeout | undefined;
 
   constructor(private readonly host: ReplicaHost) {
+    this.source = { read: (sid) => host.read(sid), expiries: (sids) => host.expiries(sids) };
     this.expiry = new ExpiryWatch({
       check: (sids) => host.expiries(sids),
       expired: (session) => void session.expire().catch((err: unknown) => this.report(session, err)),
@@ -161,18 +164,7 @@ export class SessionReplica {
   follow(sid: string, follower: SessionFollower): Follow {
     const key = this.host.keyOf(sid);
     const entry = this.entries.get(key) ?? this.start(sid, key);
-    let released = false;
-    const follow: Follow = {
-      session: entry.session,
-      ready: entry.ready,
-      release: () => {
-        if (released) return;
-        released = true;
-        entry.follows.delete(follow);
-        if (entry.follows.size === 0 && this.entries.get(key) === entry) this.forget(entry);
-      },
-    };
-    followers.set(follow, follower);
+    const follow = new Following(entry, follower, this);
     entry.follows.add(follow);
     return follow;
   }
@@ -199,6 +191,12 @@ export class SessionReplica {
         void this.subscriber?.unsubscribe(channel);
       },
     };
+  }
+
+  /** @internal Following.release(): the last follow of a session to let go unsubscribes. */
+  releaseFollow(entry: Entry, follow: Following): void {
+    entry.follows.delete(follow);
+    if (entry.follows.size === 0 && this.entries.get(entry.session.key) === entry) this.forget(entry);
   }
 
   /** The followed session of `sid`, if any. */
@@ -322,7 +320,7 @@ export class SessionReplica {
 
   private start(sid: string, key: string): Entry {
     const subscriber = this.open();
-    const session = new FollowedSession(sid, key, { read: (s) => this.host.read(s), expiries: (s) => this.host.expiries(s) }, this.listener);
+    const session = new FollowedSession(sid, key, this.source, this.listener);
     let losses = -1;
     const entry: Entry = {
       session,
@@ -489,8 +487,7 @@ export class SessionReplica {
   private each(session: FollowedSession, fn: (follower: SessionFollower) => void, entry = this.entries.get(session.key)): void {
     if (!entry || entry.session !== session) return;
     for (const follow of [...entry.follows]) {
-      const follower = followers.get(follow);
-      if (!follower) continue;
+      const { follower } = follow;
       try {
         fn(follower);
       } catch (err) {
@@ -517,8 +514,31 @@ export class SessionReplica {
 
 const NOT_VOUCHED: Promise<undefined> = Promise.resolve(undefined);
 
-/** Each follow's follower (kept off the Follow object, which consumers hold). */
-const followers = new WeakMap<Follow, SessionFollower>();
+/** One consumer's follow (a class: no closure per follow, which cost heap per followed session). */
+class Following implements Follow {
+  private released = false;
+
+  constructor(
+    private readonly entry: Entry,
+    /** What the consumer hears (only the replica calls it). */
+    readonly follower: SessionFollower,
+    private readonly replica: SessionReplica,
+  ) {}
+
+  get session(): FollowedSession {
+    return this.entry.session;
+  }
+
+  get ready(): Promise<FollowOutcome> {
+    return this.entry.ready;
+  }
+
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.replica.releaseFollow(this.entry, this);
+  }
+}
 
 function isTimeout(err: unknown): boolean {
   return (err as { code?: unknown } | null)?.code === 'ERR_LIVE_SESSION_TIMEOUT';
