@@ -5,7 +5,9 @@
  * record follows the change, from the server that made it. A record that fails (the shard's node is
  * unreachable) is retried in the background for about a minute; the store call that made the change
  * does not fail for it (the change is done). Every operation may be applied twice without reporting
- * anything twice (a retry after a timeout), see lua/events/record.lua.
+ * anything twice (a retry after a timeout), see lua/events/record.lua. A destroy also leaves the
+ * session's tombstone, in the destroy script itself (src/events/tombstone.ts): a watcher that finds
+ * the session gone before the record reached the shard reads there what ended it.
  */
 import type { DestroyReason } from '../message';
 import type { ResolvedOptions } from '../options';
@@ -89,13 +91,13 @@ export class EventRecorder {
     return [owner, tombstoneOf(key), `${kindOf(reason)}:${at}`, this.tombstoneGrace];
   }
 
-  /** After destroys: the sessions among `sids` that a destroy script deleted, at `now` (the time given to destroyArgs). */
-  async ended(sids: readonly string[], reason: DestroyReason, now = Date.now()): Promise<void> {
+  /** After destroys: the sessions among `sids` that a destroy script deleted, at `at` (the time given to destroyArgs). */
+  async ended(sids: readonly string[], reason: DestroyReason, at = Date.now()): Promise<void> {
     if (sids.length === 0) return;
     const kind = kindOf(reason);
     const sends: Promise<void>[] = [];
     for (const [shard, list] of this.shards.group(sids)) {
-      for (let i = 0; i < list.length; i += CHUNK) sends.push(this.send(shard, ['ended', now, kind, ...list.slice(i, i + CHUNK)]));
+      for (let i = 0; i < list.length; i += CHUNK) sends.push(this.send(shard, ['ended', at, kind, ...list.slice(i, i + CHUNK)]));
     }
     await Promise.all(sends);
   }

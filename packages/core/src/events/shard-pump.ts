@@ -2,8 +2,9 @@
  * One watcher's work on one shard: looks (lua/events/poll.lua) when the first entry of the shard
  * comes due, when woken (something was recorded), when there is room for more events, and at least
  * every few seconds; checks the due sessions it claimed (one PTTL each, which unlike a read does not
- * refresh them) and settles them (lua/events/settle.lua): gone means expired, alive means look
- * again when it can expire next. So a read or a touch never has to tell the events that it moved an
+ * refresh them) and settles them (lua/events/settle.lua): gone means expired (unless the session
+ * left a tombstone: destroyed or revoked, see src/events/tombstone.ts), alive means look again when
+ * it can expire next. So a read or a touch never has to tell the events that it moved an
  * expiry later: the check finds out (as packages/socket.io's expiry-watch does for one process).
  */
 import type { BatchReply, RedisConnection } from '../redis';

@@ -7,8 +7,8 @@
  * reported for what it was, not as an expiry.
  *
  * Its name must be in the session key's Cluster slot (a script may only touch keys of one slot) and
- * must never look like a session (a SCAN of the prefix would meet it: it starts with `{`, which an
- * events prefix may not), whatever the session id holds. Redis hashes the content of a key's first
+ * must never look like a session (a SCAN of the prefix would meet it: it starts with `{`, which a
+ * store with events refuses as its prefix), whatever the session id holds. Redis hashes the content of a key's first
  * `{...}` if that is not empty, else the whole key; so:
  * - a key without `}` has no hash tag: `{<key>}:ended` (its hash tag is the whole key);
  * - a key with a hash tag `T`: `{T}:ended:<key>`;
