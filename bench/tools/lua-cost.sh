@@ -2,7 +2,7 @@
 # Instructions Redis spends per call of the store's scripts, counted by valgrind's callgrind: unlike
 # a timing, the same count for the same binary and inputs whatever else the machine is doing, so
 # two versions of a script compare exactly. Needs valgrind and redis-server.
-#   bench/tools/lua-cost.sh [REV ...]   one line per case and version: the git revisions given
+#   bench/tools/lua-cost.sh [REV ...]   one line per case and version (write, get, destroy): the git revisions given
 #                                       (e.g. HEAD~1), then the working tree
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -40,10 +40,26 @@ count() { # script args...
   echo $((total / calls))
 }
 
+# A destroy deletes its session: each call first makes it again (a hash as above, expiring in a day),
+# so every call destroys one. "recreate + DEL" is that part alone, to subtract.
+cat > "$work/recreate.lua" <<'LUA'
+redis.call('HSET', KEYS[1], 'cookie', '{"m":86400000}', 'user', '{"id":1,"name":"Ada Lovelace"}', 'cart', '[1,2,3]', '$t', 86400000, '$v', 1, '$c', 1795691409942)
+redis.call('PEXPIRE', KEYS[1], 86400000)
+LUA
+
 now=1795691409942
 for rev in "$@" worktree; do
   assemble "$rev" write session-document user-index-session write
   assemble "$rev" get session-document user-index-session get
+  assemble "$rev" destroy-only destroy
+  cat "$work/recreate.lua" "$work/destroy-only.lua" > "$work/destroy.lua"
+  { cat "$work/recreate.lua"; echo "redis.call('DEL', KEYS[1])"; } > "$work/recreate-del.lua"
+  printf '%-10s %-52s %8s\n' "$rev" "recreate + DEL (to subtract from the destroys)" "$(count "$work/recreate-del.lua")"
+  printf '%-10s %-52s %8s\n' "$rev" "recreate + destroy (logout), events off" "$(count "$work/destroy.lua" PUBLISH logout)"
+  # With events (a destroy.lua that writes a tombstone): the owner check '' (no user index), the tombstone.
+  if grep -q tombstone "$work/destroy-only.lua"; then
+    printf '%-10s %-52s %8s\n' "$rev" "recreate + destroy (logout), events on (tombstone)" "$(count "$work/destroy.lua" PUBLISH logout '' '{s:1}:ended' "destroyed:$now" 379500)"
+  fi
   printf '%-10s %-52s %8s\n' "$rev" "express save (patch, one key, expiry at)" "$(count "$work/write.lua" "patch at $((now + 86400000)) 0 65536 0 PUBLISH $now 2 0 0 0" cart '[__rand_int__]' '$t' 86400000)"
   printf '%-10s %-52s %8s\n' "$rev" "putSession (patch, one key, expiry keep, session)" "$(count "$work/write.lua" "patch keep 0 0 65536 1 PUBLISH $now 1 0 0 0" cart '[__rand_int__]')"
   printf '%-10s %-52s %8s\n' "$rev" "get script (document)" "$(count "$work/get.lua" document)"

@@ -414,8 +414,11 @@ export class LiveSessionStore extends session.Store {
       if (!Array.isArray(only)) throw new LiveSessionError('ERR_LIVE_SESSION_INVALID_ARGUMENT', `option "only" of destroySessionsOf must be an array of session ids, got ${describe(only)}`);
       only.forEach(checkSid);
     }
-    const ended = this.events && ((sids: string[]) => this.events!.ended(sids, 'revoked'));
-    return this.userIndex('destroySessionsOf').destroySessionsOf(checkUser(user, 'a user'), { except, only }, (sid) => this.keyOf(sid), ended);
+    const index = this.userIndex('destroySessionsOf');
+    const checked = checkUser(user, 'a user');
+    const at = Date.now();
+    const events = this.events && { destroyArgs: (key: string) => this.events!.destroyArgs(key, 'revoked', at, `=${checked}`), ended: (sids: string[]) => this.events!.ended(sids, 'revoked', at) };
+    return index.destroySessionsOf(checked, { except, only }, (sid) => this.keyOf(sid), events);
   }
 
   private userIndex(method: string): UserIndex {
@@ -697,10 +700,13 @@ export class LiveSessionStore extends session.Store {
     // not a session is just deleted. With a user index the reply names the owner, whose index then
     // lets go of the session.
     const owners = this.index ? ['*'] : [];
-    const destroy = () => this.call('destroy', () => this.redis.script(SCRIPTS.destroy, key, [this.options.publish, reason, ...owners]));
+    // With events, the same time in the destroy's tombstone and in its record: either reports the same event.
+    const at = Date.now();
+    const args = [this.options.publish, reason, ...(this.events ? this.events.destroyArgs(key, reason, at, owners[0]) : owners)];
+    const destroy = () => this.call('destroy', () => this.redis.script(SCRIPTS.destroy, key, args));
     const deleted = await withMigration(this.legacy, sid, key, destroy, true);
     if (this.index && Array.isArray(deleted)) await this.index.forget(String(deleted[1]), [sid]);
-    if (this.events && (Array.isArray(deleted) || deleted === 1)) await this.events.ended([sid], reason);
+    if (this.events && (Array.isArray(deleted) || deleted === 1)) await this.events.ended([sid], reason, at);
     return Array.isArray(deleted) || deleted === 1;
   }
 
@@ -809,15 +815,15 @@ export class LiveSessionStore extends session.Store {
   private async removeAll(): Promise<void> {
     const keys = await this.keys();
     const owners = this.index ? ['*'] : [];
-    const replies = await this.call('clear', () =>
-      this.redis.batch(keys.map((key) => ({ key, script: SCRIPTS.destroy, args: [this.options.publish, 'revoked', ...owners] }))),
-    );
+    const at = Date.now();
+    const argsOf = (key: string) => [this.options.publish, 'revoked', ...(this.events ? this.events.destroyArgs(key, 'revoked', at, owners[0]) : owners)];
+    const replies = await this.call('clear', () => this.redis.batch(keys.map((key) => ({ key, script: SCRIPTS.destroy, args: argsOf(key) }))));
     // connect-redis sessions fail the destroy script (WRONGTYPE): each is destroyed on its own.
     const legacy = keys.filter((_, i) => isWrongType(replies[i][0]));
     const failed = replies.find(([err]) => err && !isWrongType(err));
     if (failed) throw redisError('clear', failed[0]);
     if (this.index) await this.index.removeDestroyed(keys.map((key) => key.slice(this.options.prefix.length)), replies.map(([, reply]) => reply));
-    if (this.events) await this.events.ended(keys.filter((_, i) => Array.isArray(replies[i][1]) || replies[i][1] === 1).map((key) => key.slice(this.options.prefix.length)), 'revoked');
+    if (this.events) await this.events.ended(keys.filter((_, i) => Array.isArray(replies[i][1]) || replies[i][1] === 1).map((key) => key.slice(this.options.prefix.length)), 'revoked', at);
     await Promise.all(legacy.map((key) => this.remove(key.slice(this.options.prefix.length), 'revoked')));
   }
 

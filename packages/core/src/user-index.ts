@@ -304,20 +304,21 @@ export class UserIndex {
 
   /**
    * Destroys every session of a user but `except` (or only those of `only`), each only if it still belongs to the user, with
-   * the reason "revoked"; returns how many were destroyed.
+   * the reason "revoked"; returns how many were destroyed. With the store's `events`: the destroy
+   * script's arguments after the reason (the owner check and the tombstone), and the record of the ends.
    */
   async destroySessionsOf(
     user: string,
     { except, only }: { except?: string; only?: readonly string[] },
     sessionKeyOf: (sid: string) => string,
-    ended?: (sids: string[]) => Promise<void>,
+    events?: { destroyArgs: (key: string) => (string | number)[]; ended: (sids: string[]) => Promise<void> },
   ): Promise<number> {
     const chosen = only && new Set(only);
     const sids = (await this.members(user)).map(([sid]) => sid).filter((sid) => sid !== except && (!chosen || chosen.has(sid)));
     if (sids.length === 0) return 0;
     const keys = sids.map(sessionKeyOf);
     const replies = await this.call('destroySessionsOf', () =>
-      this.redis.batch(keys.map((key) => ({ key, script: SCRIPTS.destroy, args: [this.options.publish, 'revoked', `=${user}`] }))),
+      this.redis.batch(keys.map((key) => ({ key, script: SCRIPTS.destroy, args: [this.options.publish, 'revoked', ...(events ? events.destroyArgs(key) : [`=${user}`])] }))),
     );
     const destroyed: string[] = [];
     replies.forEach(([err, reply], i) => {
@@ -325,7 +326,7 @@ export class UserIndex {
       if (Array.isArray(reply)) destroyed.push(sids[i]);
     });
     await this.forget(user, destroyed);
-    if (ended) await ended(destroyed);
+    if (events) await events.ended(destroyed);
     return destroyed.length;
   }
 }

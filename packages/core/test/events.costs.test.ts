@@ -2,7 +2,8 @@
  * What the `events` option costs, counted with MONITOR on real requests through express-session:
  * with it off, the store sends exactly what it sends without events (no argument, command or key
  * more); with it on, nothing more on a read-mostly request, nothing more on a write that neither
- * creates the session, moves its expiry back nor changes its owner, one command more otherwise.
+ * creates the session, moves its expiry back nor changes its owner, one command more otherwise (and,
+ * inside a destroy script, the session's tombstone).
  * On both kinds of ioredis client (auto-pipelining: plain reads; without: the get script).
  */
 import { startRedis, type TestRedis } from '@live-session/test-support';
@@ -70,7 +71,8 @@ describe.each([true, false])('events and their cost (ioredis, enableAutoPipelini
 
   it('with events on: nothing more on reads and on a write that keeps the cookie; one command more on a creation, a cookie change and a logout', async () => {
     const off = (await life({ events: false, autoPipelining })).steps;
-    const on = (await life({ events: true, autoPipelining })).steps;
+    const withEvents = await life({ events: true, autoPipelining });
+    const on = withEvents.steps;
     const extra = (step: string) => on[step].length - off[step].length;
     expect(on.reads.map(nameOf)).toEqual(off.reads.map(nameOf));
     expect(extra('reads')).toBe(0);
@@ -80,5 +82,12 @@ describe.each([true, false])('events and their cost (ioredis, enableAutoPipelini
     expect(extra('logout')).toBe(1);
     // The one more command is a script on a shard's due key.
     for (const step of ['create', 'shorter', 'logout']) expect(keysOf(on[step].at(-1)!)[0]).toMatch(/^\{cost\[on-(batch|plain)\]:events:0\}due$/);
+    // Inside the logout's destroy script: the session's tombstone, in its slot, written after the DEL (lua/destroy.lua).
+    const inside = withEvents.everything.map((command) => [command[0].toLowerCase(), ...command.slice(1)]);
+    const del = inside.findIndex(([name, key]) => name === 'del' && key.startsWith(withEvents.prefix));
+    expect(del).toBeGreaterThanOrEqual(0);
+    const tombstone = inside.findIndex(([name, key]) => name === 'set' && key === `{${inside[del][1]}}:ended`);
+    expect(tombstone).toBeGreaterThan(del);
+    expect(inside[tombstone]).toEqual(['set', `{${inside[del][1]}}:ended`, expect.stringMatching(/^destroyed:\d+:\d+$/), 'PX', expect.stringMatching(/^\d+$/)]);
   });
 });

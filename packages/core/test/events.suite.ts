@@ -6,6 +6,8 @@
  */
 import { type TestClient, waitFor } from '@live-session/test-support';
 import { LiveSessionError, LiveSessionStore, type SessionEvent, type SessionWatcher, watchSessions, type WatchOptions } from '../src';
+import { tombstoneOf } from '../src/events/tombstone';
+import type { BatchReply, KeyedCommand, Script } from '../src/redis';
 import { cookieJson } from './helpers';
 
 export interface EventsTarget {
@@ -38,12 +40,41 @@ class Received {
   async waitFor(sid: string, type: string, timeout = 15_000): Promise<SessionEvent> {
     return waitFor(() => this.of(sid).find((event) => event.type === type), { timeout, what: `a ${type} event of ${sid} (got ${this.types(sid).join(', ') || 'none'})` });
   }
+
+  /** The first end of `sid`, whatever its type. */
+  async end(sid: string, timeout = 15_000): Promise<SessionEvent> {
+    return waitFor(() => this.of(sid).find((event) => event.type !== 'created'), { timeout, what: `the end of ${sid} (got ${this.types(sid).join(', ') || 'none'})` });
+  }
 }
 
 const userOf = (session: unknown) => {
   const user = (session as Dict).user;
   return typeof user === 'string' ? user : null;
 };
+
+/** A promise, and the function that resolves it. */
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((done) => (resolve = done));
+  return { promise, resolve };
+}
+
+/**
+ * An app server whose records of ends (the one command the store sends after its destroy script)
+ * are `held` until `release()`, or `dropped` (the server died between its two commands: they never reach Redis).
+ */
+function withEndRecords(server: LiveSessionStore, mode: 'held' | 'dropped'): { release(): void; sent(): number } {
+  const redis = server.redis;
+  const script = redis.script.bind(redis);
+  const gate = deferred();
+  let sent = 0;
+  redis.script = (run: Script, key: string, args: readonly (string | number)[]) => {
+    if (run.name !== 'liveSessionEventsRecord' || args[0] !== 'ended') return script(run, key, args);
+    if (mode === 'dropped') return Promise.resolve(0);
+    return gate.promise.then(() => (sent++, script(run, key, args)));
+  };
+  return { release: gate.resolve, sent: () => sent };
+}
 
 /** A session whose cookie makes it expire `ms` from now. */
 const expiringIn = (ms: number, data: Dict = {}) => ({ cookie: cookieJson(ms), ...data }) as never;
@@ -219,6 +250,134 @@ export function eventsSuite(name: string, factory: () => Promise<EventsTarget>, 
         if (revoked[i] === 0) expect(ends[0].type).toBe('expired');
         else expect(['revoked', 'expired']).toContain(ends[0].type);
       });
+    });
+
+    it('a server that dies between its destroy script and its record: each end is reported for what it was, at its time, never as expired', async () => {
+      const received = new Received();
+      watch(received);
+      const other = await target.another();
+      try {
+        const dying = new LiveSessionStore({ client: other.client, prefix, events: true, userOf, timeout: 10_000 });
+        withEndRecords(dying, 'dropped');
+        const user = `doomed-${process.pid}-${++counter}`;
+        // Owned sessions are looked at a second after their creation (a change of hands caps the
+        // expiry meanwhile); the anonymous one when its cookie expires, after its destroy; ids with
+        // braces put the session key (and so its tombstone) in the slot of a hash tag, or not.
+        const [loggedOut, revoked, anonymous] = [newSid('dies-logout'), newSid('dies-revoked'), newSid('dies-anonymous')];
+        const braced = ['a}b', '{}c', 'd{tag}e', '{f', 'g}{h}', '{ü}'].map((sid) => `${sid}-${process.pid}-${++counter}`);
+        await store.set(loggedOut, expiringIn(HOUR, { user: `${user}-a` }));
+        await store.set(revoked, expiringIn(HOUR, { user }));
+        await store.set(anonymous, expiringIn(3000));
+        await Promise.all(braced.map((sid) => store.set(sid, expiringIn(HOUR, { user: `${user}-b` }))));
+        for (const sid of [loggedOut, revoked, anonymous, ...braced]) await received.waitFor(sid, 'created');
+        const before = Date.now();
+        await dying.destroy(anonymous);
+        await dying.destroy(loggedOut);
+        expect(await dying.destroySessionsOf(user)).toBe(1);
+        await Promise.all(braced.map((sid) => dying.destroy(sid)));
+        const after = Date.now();
+        const ends = new Map([[loggedOut, 'destroyed'], [revoked, 'revoked'], [anonymous, 'destroyed'], ...braced.map((sid) => [sid, 'destroyed'] as const)]);
+        for (const [sid, type] of ends) {
+          const end = await received.end(sid);
+          expect({ sid, type: end.type }).toEqual({ sid, type });
+          expect(end.at).toBeGreaterThanOrEqual(before);
+          expect(end.at).toBeLessThanOrEqual(after);
+          expect(end.id).toBe(`e:${end.createdAt}:${sid}`);
+        }
+        expect(received.of(revoked)[1]).toMatchObject({ user, info: { device: 'test' } });
+        // Nothing more comes for them.
+        const marker = newSid('marker');
+        await store.set(marker, expiringIn(HOUR));
+        await store.destroy(marker);
+        await received.waitFor(marker, 'destroyed');
+        for (const [sid, type] of ends) expect(received.types(sid)).toEqual(['created', type]);
+        expect(received.errors).toEqual([]);
+      } finally {
+        await other.close();
+      }
+    });
+
+    it.each(['the watcher settles', 'the store records the end'])(
+      'a destroy that lands while a watcher checks its due entry: one end, the destroy, when %s first',
+      async (first) => {
+        const received = new Received();
+        const watcherClient = await target.another();
+        const serverClient = await target.another();
+        try {
+          const server = new LiveSessionStore({ client: serverClient.client, prefix, events: true, userOf, timeout: 10_000 });
+          const records = withEndRecords(server, 'held');
+          const watching = new LiveSessionStore({ client: watcherClient.client, prefix, events: true, timeout: 10_000 });
+          const sid = newSid('checked');
+          const key = watching.keyOf(sid);
+          let destroying: Promise<void> | undefined;
+          let before = 0;
+          // The watcher's check of `sid`: the destroy script runs between its claim and its PTTL.
+          const redis = watching.redis;
+          const batch = redis.batch.bind(redis);
+          redis.batch = async (commands: readonly KeyedCommand[]): Promise<BatchReply[]> => {
+            if (!destroying && commands.some((command) => command.key === key && 'args' in command && command.args[0] === 'PTTL')) {
+              before = Date.now();
+              destroying = server.destroy(sid);
+              await waitFor(async () => Number(await client.command(key, 'EXISTS', key)) === 0, { interval: 5, what: 'the destroy script' });
+            }
+            return batch(commands);
+          };
+          // ... and, when the store records first, its record lands before the watcher's settle.
+          const script = redis.script.bind(redis);
+          redis.script = async (run: Script, scriptKey: string, args: readonly (string | number)[]) => {
+            if (first === 'the store records the end' && destroying && run.name === 'liveSessionEventsSettle' && args.includes(sid) && records.sent() === 0) {
+              records.release();
+              await destroying;
+            }
+            return script(run, scriptKey, args);
+          };
+          watch(received, {}, watching);
+          await store.set(sid, expiringIn(HOUR, { user: `checked-${process.pid}-${counter}` })); // due a second later (an owner)
+          await received.waitFor(sid, 'created');
+          const end = await received.end(sid);
+          expect(end.type).toBe('destroyed');
+          records.release();
+          await destroying;
+          expect(records.sent()).toBe(1);
+          expect(end.at).toBeGreaterThanOrEqual(before);
+          expect(end.at).toBeLessThanOrEqual(Date.now());
+          const marker = newSid('marker');
+          await store.set(marker, expiringIn(HOUR));
+          await store.destroy(marker);
+          await received.waitFor(marker, 'destroyed');
+          expect(received.types(sid)).toEqual(['created', 'destroyed']);
+          expect(received.errors).toEqual([]);
+        } finally {
+          await Promise.all(watchers.splice(0).map((watcher) => watcher.close()));
+          await Promise.all([watcherClient.close(), serverClient.close()]);
+        }
+      },
+    );
+
+    it("does not take a tombstone of another life of the id for this life's end", async () => {
+      const received = new Received();
+      watch(received);
+      const sid = newSid('other-life');
+      await store.set(sid, expiringIn(HOUR, { user: `life-${process.pid}-${counter}` })); // due a second later (an owner)
+      const created = await received.waitFor(sid, 'created');
+      // The session vanishes as an expiry would; meanwhile a later life of the id was destroyed, and its tombstone is there.
+      const key = store.keyOf(sid);
+      const tombstone = tombstoneOf(key);
+      await client.command(key, 'DEL', key);
+      await client.command(tombstone, 'SET', tombstone, `destroyed:${Date.now()}:${created.createdAt + 1}`, 'PX', 60_000);
+      await received.end(sid);
+      expect(received.types(sid)).toEqual(['created', 'expired']);
+    });
+
+    it("puts a session's tombstone in the session key's Cluster slot, whatever braces its id holds", async () => {
+      const sids = ['plain', 'a}b', '{}c', 'd{tag}e', '{f', 'g}{h}', '}{', '{}', '{{}}', 'x{}}{y}', '{ü}', 'é}'];
+      const keys = [...sids.map((sid) => store.keyOf(sid)), 'no-brace', '{tag}x', 'a{b', 'a}b{c}', 'a{}b{c}'];
+      const names = keys.map(tombstoneOf);
+      expect(new Set(names).size).toBe(keys.length);
+      for (const name of names) expect(name.startsWith('{')).toBe(true); // never under a session prefix
+      if (!client.isCluster) return;
+      const slot = async (key: string) => (await client.onEveryMaster('CLUSTER', 'KEYSLOT', key))[0];
+      for (const [i, key] of keys.entries()) expect({ name: names[i], slot: await slot(names[i]) }).toEqual({ name: names[i], slot: await slot(key) });
     });
 
     it('delivers again an event whose handler failed, with its attempt number, and gives it up after maxAttempts', async () => {

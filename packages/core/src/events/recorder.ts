@@ -5,7 +5,9 @@
  * record follows the change, from the server that made it. A record that fails (the shard's node is
  * unreachable) is retried in the background for about a minute; the store call that made the change
  * does not fail for it (the change is done). Every operation may be applied twice without reporting
- * anything twice (a retry after a timeout), see lua/events/record.lua.
+ * anything twice (a retry after a timeout), see lua/events/record.lua. A destroy also leaves the
+ * session's tombstone, in the destroy script itself (src/events/tombstone.ts): a watcher that finds
+ * the session gone before the record reached the shard reads there what ended it.
  */
 import type { DestroyReason } from '../message';
 import type { ResolvedOptions } from '../options';
@@ -13,6 +15,7 @@ import type { RedisConnection } from '../redis';
 import { encodeInfo, encodeOwner, type SessionEventType } from './event';
 import { EVENT_SCRIPTS } from './scripts';
 import { EventShards } from './shards';
+import { tombstoneOf } from './tombstone';
 
 /** A stream holds about this many events per shard at most: past it (no watcher for a long time), the oldest are dropped. */
 export const MAX_BACKLOG = 1_000_000;
@@ -22,6 +25,8 @@ export const OWNER_CHECK_MS = 1000;
 const RETRY_DELAYS_MS = [500, 1000, 2000, 4000, 8000, 16_000, 32_000];
 /** Session ids per record command (a destroy of many sessions, clear). */
 const CHUNK = 1000;
+/** A tombstone outlives the session's expiry by the record's retries and this much more: time for a watcher to check the due entry. */
+const TOMBSTONE_CHECK_MS = 5 * 60 * 1000;
 
 type Call = <T>(what: string, operation: () => Promise<T>) => Promise<T>;
 
@@ -42,6 +47,8 @@ export interface WrittenSession {
 export class EventRecorder {
   readonly shards: EventShards;
   private readonly publish: string;
+  /** How long (ms) a tombstone outlives the session's expiry: the record's retries, each with its timeout, and a watcher's check. */
+  private readonly tombstoneGrace: number;
 
   constructor(
     private readonly redis: RedisConnection,
@@ -50,6 +57,8 @@ export class EventRecorder {
   ) {
     this.shards = new EventShards(options.eventsPrefix, options.eventShards);
     this.publish = options.publish;
+    const retries = RETRY_DELAYS_MS.reduce((sum, delay) => sum + delay, 0);
+    this.tombstoneGrace = retries + (RETRY_DELAYS_MS.length + 1) * options.timeout + TOMBSTONE_CHECK_MS;
     // Up front: an ioredis auto-pipeline copies the client's scripts when it is made.
     redis.define(Object.values(EVENT_SCRIPTS));
   }
@@ -73,14 +82,22 @@ export class EventRecorder {
     return this.record(sid, ['expiry', Date.now(), sid, expiresAt]);
   }
 
-  /** After destroys: the sessions among `sids` that a destroy script deleted. */
-  async ended(sids: readonly string[], reason: DestroyReason): Promise<void> {
+  /**
+   * The destroy script's arguments after the publish command and the reason (lua/destroy.lua): the
+   * owner check ('' without a user index), then the session's tombstone, what and when (`at`: the
+   * time `ended` then records), and how long it outlives the session.
+   */
+  destroyArgs(key: string, reason: DestroyReason, at: number, owner = ''): (string | number)[] {
+    return [owner, tombstoneOf(key), `${kindOf(reason)}:${at}`, this.tombstoneGrace];
+  }
+
+  /** After destroys: the sessions among `sids` that a destroy script deleted, at `at` (the time given to destroyArgs). */
+  async ended(sids: readonly string[], reason: DestroyReason, at = Date.now()): Promise<void> {
     if (sids.length === 0) return;
-    const kind: SessionEventType = reason === 'logout' ? 'destroyed' : reason;
-    const now = Date.now();
+    const kind = kindOf(reason);
     const sends: Promise<void>[] = [];
     for (const [shard, list] of this.shards.group(sids)) {
-      for (let i = 0; i < list.length; i += CHUNK) sends.push(this.send(shard, ['ended', now, kind, ...list.slice(i, i + CHUNK)]));
+      for (let i = 0; i < list.length; i += CHUNK) sends.push(this.send(shard, ['ended', at, kind, ...list.slice(i, i + CHUNK)]));
     }
     await Promise.all(sends);
   }
@@ -98,6 +115,10 @@ export class EventRecorder {
       (err: unknown) => retry(attempt, err, 0),
     );
   }
+}
+
+function kindOf(reason: DestroyReason): SessionEventType {
+  return reason === 'logout' ? 'destroyed' : reason;
 }
 
 /** Tries again in the background; the caller goes on. */

@@ -2,15 +2,17 @@
  * One watcher's work on one shard: looks (lua/events/poll.lua) when the first entry of the shard
  * comes due, when woken (something was recorded), when there is room for more events, and at least
  * every few seconds; checks the due sessions it claimed (one PTTL each, which unlike a read does not
- * refresh them) and settles them (lua/events/settle.lua): gone means expired, alive means look
- * again when it can expire next. So a read or a touch never has to tell the events that it moved an
+ * refresh them) and settles them (lua/events/settle.lua): gone means expired (unless the session
+ * left a tombstone: destroyed or revoked, see src/events/tombstone.ts), alive means look again when
+ * it can expire next. So a read or a touch never has to tell the events that it moved an
  * expiry later: the check finds out (as packages/socket.io's expiry-watch does for one process).
  */
-import type { RedisConnection } from '../redis';
+import type { BatchReply, RedisConnection } from '../redis';
 import type { Delivery } from './delivery';
 import { MAX_BACKLOG } from './recorder';
 import { EVENT_SCRIPTS } from './scripts';
 import type { EventShards } from './shards';
+import { tombstoneOf } from './tombstone';
 import type { ResolvedWatchOptions } from './watch-options';
 
 /** The consumer group every watcher of a prefix joins. */
@@ -150,8 +152,10 @@ export class ShardPump {
   }
 
   /**
-   * PTTL of each claimed session (pipelined), then one settle: gone is expired, alive is looked at
-   * again when it can expire. Resolves to the shard's first score after the settle (null: none).
+   * PTTL of each claimed session (pipelined), then the tombstone of each one found gone, then one
+   * settle: gone with a tombstone of its life is what the tombstone says (destroyed, revoked), gone
+   * without one is expired, alive is looked at again when it can expire. Resolves to the shard's
+   * first score after the settle (null: none).
    */
   private async check(claimed: string[], lease: number): Promise<string | null> {
     const { redis, call } = this.ctx;
@@ -166,14 +170,23 @@ export class ShardPump {
     const live = keys.filter((key): key is string => key !== null);
     const replies = await call('events', () => redis.batch(live.map((key) => ({ key, args: ['PTTL', key] }))));
     const now = Date.now();
-    const verdicts: (string | number)[] = [];
+    // The tombstones of the sessions found gone, asked once their PTTL replies are here, so after
+    // Redis ran those PTTLs: a destroy that deleted one of them before had written its tombstone in
+    // the same script (src/events/tombstone.ts), before.
+    const pttls: (BatchReply | null)[] = [];
     let next = 0;
+    for (const key of keys) pttls.push(key === null ? null : replies[next++]);
+    const gone = keys.flatMap((key, i) => (key !== null && !pttls[i]![0] && pttls[i]![1] === -2 ? [tombstoneOf(key)] : []));
+    const read = gone.length > 0 ? await call('events', () => redis.batch(gone.map((name) => ({ key: name, args: ['GET', name] })))) : [];
+    const tombstones = new Map(gone.map((name, j) => [name, read[j]]));
+    const verdicts: (string | number)[] = [];
     sids.forEach((sid, i) => {
-      if (keys[i] === null) return void verdicts.push(sid, `g${scores[i]}`); // an id no store could have written: drop it
-      const [err, pttl] = replies[next++];
+      const key = keys[i];
+      if (key === null) return void verdicts.push(sid, `g${scores[i]}`); // an id no store could have written: drop it
+      const [err, pttl] = pttls[i]!;
       let verdict: string | number;
       if (err) verdict = now + RETRY_MS;
-      else if (pttl === -2) verdict = `g${scores[i]}`;
+      else if (pttl === -2) verdict = goneVerdict(scores[i], tombstones.get(tombstoneOf(key))!, now);
       else if (typeof pttl !== 'number' || pttl < 0) verdict = now + this.ctx.lifetime;
       else verdict = now + pttl + MARGIN_MS;
       verdicts.push(sid, verdict);
@@ -190,4 +203,15 @@ export class ShardPump {
       return null;
     }
   }
+}
+
+/**
+ * The verdict on a session found gone (lua/events/settle.lua): with its tombstone
+ * (`<type>:<at>:<createdAt>`, lua/destroy.lua), `t<score> <type> <at> <createdAt>` (settle checks the
+ * life); without, `g<score>`: expired when it was due. A tombstone that could not be read: look again.
+ */
+function goneVerdict(score: string, [err, tombstone]: BatchReply, now: number): string | number {
+  if (err) return now + RETRY_MS;
+  const match = typeof tombstone === 'string' ? /^(destroyed|revoked|expired):(\d+):(\d+)$/.exec(tombstone) : null;
+  return match ? `t${score} ${match[1]} ${match[2]} ${match[3]}` : `g${score}`;
 }
