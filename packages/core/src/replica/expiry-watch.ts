@@ -104,6 +104,7 @@ export class ExpiryWatch {
 
   private async check(batch: FollowedSession[]): Promise<void> {
     let expiries: Map<string, number | null>;
+    const startedAt = Date.now();
     try {
       expiries = await this.checks.check(batch.map((session) => session.sid));
     } catch (err) {
@@ -117,7 +118,7 @@ export class ExpiryWatch {
       if (expiresAt === null || expiresAt === undefined) {
         this.checks.expired(session);
       } else {
-        session.expiryMoved(expiresAt); // reported back through expiryKnown, which watches again
+        session.expiryMoved(expiresAt, startedAt); // reported back through expiryKnown, which watches again
       }
     }
   }

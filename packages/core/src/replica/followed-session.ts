@@ -136,8 +136,8 @@ export class FollowedSession {
     return this.run(() => this.end('expired'));
   }
 
-  /** A refresh or a check told where the expiry now is, as of `confirmedAt` (ms since the epoch). */
-  expiryMoved(expiresAt: number, confirmedAt = Date.now()): void {
+  /** A refresh or a check told where the expiry now is; Redis said so no earlier than `confirmedAt` (when it was asked). */
+  expiryMoved(expiresAt: number, confirmedAt: number): void {
     if (this.ended) return;
     this.expiresAt = expiresAt;
     if (confirmedAt > this.confirmedAt) this.confirmedAt = confirmedAt;
