@@ -15,7 +15,9 @@ import {
   CONNECT_REDIS_10,
   DAY,
   loadAsExpressSession,
+  BASELINE_CORE,
   MEMORY_STORE,
+  OURS_BASELINE,
   type OurOptions,
   OURS,
   OURS_NODE_REDIS,
@@ -152,6 +154,8 @@ export const storeCycle: Benchmark = {
       [CONNECT_REDIS, CONNECT_REDIS, false],
       [CONNECT_REDIS_10, CONNECT_REDIS_10, false],
       [MEMORY_STORE, MEMORY_STORE, false],
+      // Another build of ours (LIVE_SESSION_BASELINE), without the cache: "no figure worse than before".
+      ...(BASELINE_CORE ? [[`${OURS_BASELINE}${AUTO}`, OURS_BASELINE, true] as [string, AnyStoreName, boolean]] : []),
     ];
     const setups: Setup[] = [];
     for (const [name, store, auto, options] of variants) setups.push(await setUp(ctx, name, store, count, auto, options));

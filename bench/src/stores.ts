@@ -17,9 +17,16 @@ export const CONNECT_REDIS_10 = 'connect-redis 10 (node-redis)';
 export type StoreName = typeof OURS | typeof CONNECT_REDIS;
 /** This store on a node-redis client. */
 export const OURS_NODE_REDIS = 'live-session (node-redis)';
+/**
+ * Ours as another build of @live-session/core made it (`LIVE_SESSION_BASELINE=<its dist folder>`): the
+ * same client setting, to compare a change with the code before it in one run. Only when set.
+ */
+export const OURS_BASELINE = 'live-session baseline';
+export const BASELINE_CORE = process.env.LIVE_SESSION_BASELINE;
+
 /** express-session's own MemoryStore: one process, no network, JSON per request (the limit of a read). */
 export const MEMORY_STORE = 'MemoryStore';
-export type AnyStoreName = StoreName | typeof CONNECT_REDIS_10 | typeof OURS_NODE_REDIS | typeof MEMORY_STORE;
+export type AnyStoreName = StoreName | typeof CONNECT_REDIS_10 | typeof OURS_NODE_REDIS | typeof MEMORY_STORE | typeof OURS_BASELINE;
 
 export const DAY = 24 * 60 * 60 * 1000;
 
@@ -46,6 +53,12 @@ export interface OpenStore {
  */
 export async function openStore(name: AnyStoreName, url: string, prefix: string, { autoPipelining = false, options = {} as OurOptions } = {}): Promise<OpenStore> {
   if (name === MEMORY_STORE) return { store: new session.MemoryStore(), close: async () => undefined };
+  if (name === OURS_BASELINE) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { LiveSessionStore: Baseline } = require(BASELINE_CORE!) as { LiveSessionStore: typeof LiveSessionStore };
+    const client = newClient(url, { autoPipelining });
+    return { store: new Baseline({ ...options, client, prefix }), close: () => client.quit() };
+  }
   if (name === CONNECT_REDIS_10 || name === OURS_NODE_REDIS) {
     const client = createClient({ url });
     client.on('error', () => undefined); // a failed command rejects; the run then fails on it
