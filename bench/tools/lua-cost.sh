@@ -19,24 +19,32 @@ assemble() { # rev name parts...
   done > "$work/$name.lua"
 }
 
-# instructions per EVALSHA of $script with the given arguments, on a fresh session hash.
-count() { # script args...
-  local script=$1; shift
+# Instructions per call of a command on a fresh session hash: EVALSHA of $script with the given
+# arguments, or (script "-") the plain command given, counted in its C function (e.g. setCommand).
+count() { # script args...   |   - cfunction command args...
+  local script=$1 cfunction=evalShaCommand; shift
+  if [ "$script" = - ]; then cfunction=$1; shift; fi
   local out="$work/callgrind.out"
   rm -f "$out"
   valgrind --tool=callgrind --callgrind-out-file="$out" redis-server --port "$port" --save '' --appendonly no >/dev/null 2>&1 &
   local pid=$!
   for _ in $(seq 100); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
-  local sha
-  sha=$(redis-cli -p "$port" script load "$(cat "$script")")
   redis-cli -p "$port" hset s:1 cookie '{"m":86400000}' user '{"id":1,"name":"Ada Lovelace"}' cart '[1,2,3]' '$t' 86400000 '$v' 1 '$c' 1795691409942 >/dev/null
   redis-cli -p "$port" pexpire s:1 86400000 >/dev/null
+  # s:2: the same session as connect-redis stores it (one JSON string), for the floors' GET and SET.
+  redis-cli -p "$port" set s:2 '{"cookie":{"originalMaxAge":86400000,"expires":"2030-01-01T00:00:00.000Z","httpOnly":true,"path":"/"},"user":{"id":1,"name":"Ada Lovelace"},"cart":[1,2,3]}' EX 86400 >/dev/null
   # __rand_int__: each call writes a value that differs from the stored one.
-  redis-benchmark -p "$port" -n $calls -c 1 -P 50 -r 1000000 --csv evalsha "$sha" 1 s:1 "$@" >/dev/null
+  if [ "$script" = - ]; then
+    redis-benchmark -p "$port" -n $calls -c 1 -P 50 -r 1000000 --csv "$@" >/dev/null
+  else
+    local sha
+    sha=$(redis-cli -p "$port" script load "$(cat "$script")")
+    redis-benchmark -p "$port" -n $calls -c 1 -P 50 -r 1000000 --csv evalsha "$sha" 1 s:1 "$@" >/dev/null
+  fi
   redis-cli -p "$port" shutdown nosave >/dev/null 2>&1 || true
   wait "$pid" || true
   local total
-  total=$(callgrind_annotate --inclusive=yes "$out" 2>/dev/null | grep ':evalShaCommand ' | head -1 | awk '{gsub(",", "", $1); print $1}')
+  total=$(callgrind_annotate --inclusive=yes "$out" 2>/dev/null | grep ":$cfunction " | head -1 | awk '{gsub(",", "", $1); print $1}')
   echo $((total / calls))
 }
 
@@ -47,7 +55,26 @@ redis.call('HSET', KEYS[1], 'cookie', '{"m":86400000}', 'user', '{"id":1,"name":
 redis.call('PEXPIRE', KEYS[1], 86400000)
 LUA
 
-now=1795691409942
+now=$(date +%s%3N) # the clock: an expiry in the past would delete the session on the first call
+
+# The floors, once (they do not depend on a revision): connect-redis's save and read, an EVALSHA of a
+# script that does nothing, and the least a versioned write can be in Lua (read the version, write the
+# key and the version, set the expiry, publish; no checks, no diff): where the write's Redis cost starts.
+cat > "$work/empty.lua" <<'LUA'
+return { 'ok', '1' }
+LUA
+cat > "$work/least-write.lua" <<'LUA'
+local version = string.format('%.0f', tonumber(redis.call('HGET', KEYS[1], '$v')) + 1)
+redis.call('HSET', KEYS[1], ARGV[2], ARGV[3], '$v', version)
+redis.call('PEXPIREAT', KEYS[1], ARGV[1])
+redis.call('PUBLISH', KEYS[1], '{"format":1,"event":"change","version":' .. version .. ',"set":{"' .. ARGV[2] .. '":' .. ARGV[3] .. '},"unset":[]}')
+return { 'ok', version }
+LUA
+json='{"cookie":{"originalMaxAge":86400000,"expires":"2030-01-01T00:00:00.000Z","httpOnly":true,"path":"/"},"user":{"id":1,"name":"Ada Lovelace"},"cart":[__rand_int__]}'
+printf '%-10s %-52s %8s\n' floor "SET ... EX of the session's JSON (connect-redis's save)" "$(count - setCommand set s:2 "$json" EX 86400)"
+printf '%-10s %-52s %8s\n' floor "GET (connect-redis's read)" "$(count - getCommand get s:2)"
+printf '%-10s %-52s %8s\n' floor "EVALSHA of a script that returns at once" "$(count "$work/empty.lua" "patch at $((now + 86400000)) 0 65536 0 PUBLISH $now 2 0 0 0" cart '[__rand_int__]' '$t' 86400000)"
+printf '%-10s %-52s %8s\n' floor "the least versioned write in Lua (HGET, HSET, PEXPIREAT, PUBLISH)" "$(count "$work/least-write.lua" $((now + 86400000)) cart '[__rand_int__]')"
 for rev in "$@" worktree; do
   assemble "$rev" write session-document user-index-session write
   assemble "$rev" get session-document user-index-session get

@@ -76,6 +76,33 @@ export function readsFromMemorySuite(name: string, factory: () => Promise<MultiS
       }
     });
 
+    (slowLink ? test : test.skip)('a server whose link to Redis freezes (bytes held, nothing closed) answers errors, never old data; then reads again', async () => {
+      const proxy = await startStallProxy(target.address!);
+      const [frozen] = await startServers(1, { ...target.env, REDIS_URL: proxy.url }, { CACHE: '1', USER_INDEX: '1' });
+      try {
+        const client = await login(A, 'frozen');
+        await client.post('/set', { key: 'n', value: 1 });
+        expect((await read(client.forOrigin(frozen.url))).data.n).toBe(1); // taken into its cache
+        proxy.freeze();
+        await client.post('/set', { key: 'n', value: 2 }); // on A: the frozen server cannot hear of it
+        // Every read on the frozen server fails with the store's timeout (the fixture's 1 s), none answers n: 1.
+        const during = await Promise.all(Array.from({ length: 3 }, () => client.forOrigin(frozen.url).get('/session')));
+        expect(during).toEqual(Array(3).fill({ status: 500, body: { error: 'ERR_LIVE_SESSION_TIMEOUT' } }));
+        proxy.thaw();
+        let after: { status: number; body: unknown } | undefined;
+        for (let i = 0; i < 50; i++) {
+          after = await client.forOrigin(frozen.url).get('/session');
+          if (after.status === 200) break;
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+        expect(after).toMatchObject({ status: 200, body: { data: { n: 2 } } });
+      } finally {
+        proxy.thaw();
+        await frozen.stop();
+        await proxy.close();
+      }
+    });
+
     test('a logout and a revocation on one server are read on the other at once', async () => {
       const phone = await login(A, 'grace');
       const laptop = await login(B, 'grace');
