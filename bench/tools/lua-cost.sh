@@ -2,8 +2,9 @@
 # Instructions Redis spends per call of the store's scripts, counted by valgrind's callgrind: unlike
 # a timing, the same count for the same binary and inputs whatever else the machine is doing, so
 # two versions of a script compare exactly. Needs valgrind and redis-server.
-#   bench/tools/lua-cost.sh [REV ...]   one line per case and version (write, get, destroy): the git revisions given
-#                                       (e.g. HEAD~1), then the working tree
+#   bench/tools/lua-cost.sh [REV ...]   the floors (connect-redis's commands, an empty script, the least versioned
+#                                       write), then one line per case and version (write, get, destroy): the git
+#                                       revisions given (e.g. HEAD~1), then the working tree
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 port=${LUA_COST_PORT:-6391}
