@@ -31,12 +31,15 @@ export interface StartRedisOptions {
   restartable?: boolean;
   /** Keep the data across `stop`/`start` (an append-only file synced on every write). */
   persistent?: boolean;
+  /** More redis-server arguments (e.g. `--rename-command CONFIG ""`): a private server, never REDIS_URL's. */
+  args?: readonly string[];
 }
 
-export async function startRedis({ restartable = false, persistent = false }: StartRedisOptions = {}): Promise<TestRedis> {
+export async function startRedis({ restartable = false, persistent = false, args = [] }: StartRedisOptions = {}): Promise<TestRedis> {
   const url = process.env.REDIS_URL;
-  if (url && !restartable && !persistent) return external(url);
-  if (hasRedisServer()) return privateServer(persistent);
+  if (url && !restartable && !persistent && args.length === 0) return external(url);
+  if (hasRedisServer()) return privateServer(persistent, args);
+  if (args.length > 0) throw new Error(`this test needs a redis-server started with ${args.join(' ')}: it needs \`redis-server\` on PATH`);
   if (!restartable) return container();
   throw new Error('this test stops and restarts Redis: it needs `redis-server` on PATH (Debian: apt-get install redis-server)');
 }
@@ -51,12 +54,12 @@ function external(url: string): TestRedis {
   return { url, host: hostname, port: Number(port || 6379), restartable: false, stop: refuse, start: refuse, close: async () => undefined };
 }
 
-async function privateServer(persistent: boolean): Promise<TestRedis> {
+async function privateServer(persistent: boolean, args: readonly string[]): Promise<TestRedis> {
   const port = await freePort();
   const host = '127.0.0.1';
   const dir = mkdtempSync(join(tmpdir(), 'live-session-redis-'));
   const persistence = persistent ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no'];
-  const server = redisProcess({ host, port, args: ['--save', '', ...persistence, '--dir', dir] });
+  const server = redisProcess({ host, port, args: ['--save', '', ...persistence, '--dir', dir, ...args] });
   const close = async () => {
     await server.stop();
     rmSync(dir, { recursive: true, force: true });
