@@ -10,8 +10,7 @@
  */
 import type { LiveSessionStore } from '@live-session/core';
 import { randomBytes } from 'node:crypto';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
+import { collectGarbage } from './gc';
 import { CACHE } from './store-cycle';
 import { newClient, OURS, openStore, populate, promisify, sids as makeSids, smallSession } from './stores';
 import { RedisMeter } from './meter';
@@ -36,9 +35,6 @@ export const cacheExactness: Benchmark = {
     const rounds = ctx.quick ? 20 : 500;
     const deletes = ctx.quick ? 20 : 200;
     const heapSessions = ctx.quick ? 1_000 : 10_000;
-    // A full collection before each heap reading (as main.ts does before each variant).
-    setFlagsFromString('--expose-gc');
-    const gc = runInNewContext('gc') as () => void;
     const cases: Case[] = [
       {
         id: 'cache-exactness/stale-reads',
@@ -158,10 +154,10 @@ export const cacheExactness: Benchmark = {
                 const sids = makeSids(heapSessions);
                 await populate(b.store, sids, smallSession);
                 await read(b.store, sids[0]); // the replica's code and connection exist before the baseline
-                gc();
+                collectGarbage(); // a full collection before each heap reading
                 const base = process.memoryUsage().heapUsed;
                 for (let i = 0; i < sids.length; i += 200) await Promise.all(sids.slice(i, i + 200).map((sid) => read(b.store, sid)));
-                gc();
+                collectGarbage();
                 return { bytes: (process.memoryUsage().heapUsed - base) / (heapSessions - 1) };
               } finally {
                 await b.close();

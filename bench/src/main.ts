@@ -8,8 +8,7 @@ import { Redis } from 'ioredis';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
+import { collectGarbage } from './gc';
 import { cacheExactness } from './cache-exactness';
 import { ceiling } from './ceiling';
 import { decode } from './decode';
@@ -81,8 +80,6 @@ export interface CaseResult {
  * and without it each pays for the garbage the one before it left (a mark-compact of the previous
  * store's old generation landing in the next store's timed run).
  */
-setFlagsFromString('--expose-gc');
-const collectGarbage = runInNewContext('gc') as () => void;
 
 async function runCase(c: Case, args: Args, log: (m: string) => void): Promise<CaseResult> {
   const raw: Record<string, Record<string, number[]>> = {};

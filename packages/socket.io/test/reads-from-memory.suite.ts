@@ -7,7 +7,7 @@
  * Fed by a factory (multi-server.suite.ts's targets): standalone in reads-from-memory.test.ts, a
  * Cluster in reads-from-memory.cluster.test.ts.
  */
-import { type CookieClient, seededRandom, startStallProxy } from '@live-session/test-support';
+import { type CookieClient, seededRandom, startStallProxy, waitFor } from '@live-session/test-support';
 import { type AppServer, login, startServers } from './helpers';
 import type { MultiServerTarget } from './multi-server.suite';
 
@@ -89,13 +89,11 @@ export function readsFromMemorySuite(name: string, factory: () => Promise<MultiS
         const during = await Promise.all(Array.from({ length: 3 }, () => client.forOrigin(frozen.url).get('/session')));
         expect(during).toEqual(Array(3).fill({ status: 500, body: { error: 'ERR_LIVE_SESSION_TIMEOUT' } }));
         proxy.thaw();
-        let after: { status: number; body: unknown } | undefined;
-        for (let i = 0; i < 50; i++) {
-          after = await client.forOrigin(frozen.url).get('/session');
-          if (after.status === 200) break;
-          await new Promise((resolve) => setTimeout(resolve, 100));
-        }
-        expect(after).toMatchObject({ status: 200, body: { data: { n: 2 } } });
+        const after = await waitFor(async () => {
+          const answer = await client.forOrigin(frozen.url).get('/session');
+          return answer.status === 200 ? answer : undefined;
+        }, { what: 'an answer once the link flows' });
+        expect(after.body).toMatchObject({ data: { n: 2 } });
       } finally {
         proxy.thaw();
         await frozen.stop();
